@@ -1,0 +1,173 @@
+"""The ``encephagen`` command line.
+
+Bad input (a malformed study file, an unknown plugin, a bad matrix) is printed
+as one ``error: field: message`` line per problem on stderr, with exit code 2
+and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from encephagen import __version__
+from encephagen.errors import EncephagenError
+from encephagen.interfaces import KINDS
+
+EXIT_BAD_INPUT = 2
+
+
+def _registry():  # imported lazily so `--help` stays instant
+    from encephagen.plugins import default_registry
+
+    return default_registry()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from encephagen.study import prepare
+
+    plan = prepare(args.study, _registry())
+    s = plan.study
+    print(
+        f"{args.study}: valid. {len(s.conditions)} conditions x {s.replicates} replicates, "
+        f"{len(s.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} regions)"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from encephagen.runner import run_study
+
+    out = Path(args.out) if args.out else Path("results") / Path(args.study).stem
+    verbosity = -1 if args.quiet else args.verbose
+    run_study(args.study, out, _registry(), executor=args.executor, workers=args.workers, verbosity=verbosity)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from encephagen.runner import regenerate_report
+
+    path = regenerate_report(Path(args.dir))
+    print(f"report written to {path}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    entries = _registry().entries(args.kind)
+    rows = [("kind", "name", "distribution", "version", "summary")]
+    rows += [(e.kind, e.name, e.distribution, e.version, e.summary) for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return 0
+
+
+def _load_connectome(spec: str):
+    from encephagen.inspect import parse_source_spec
+
+    kind, dataset = parse_source_spec(spec)
+    registry = _registry()
+    try:
+        cls = registry.get("connectome", kind)
+    except EncephagenError as exc:
+        raise exc.prefixed("connectome") from None
+    try:
+        source = cls(dataset=dataset) if dataset is not None else cls()
+    except TypeError:
+        raise EncephagenError.at("connectome", f"{kind!r} takes no dataset; write just {kind!r}") from None
+    except ValueError as exc:
+        raise EncephagenError.at("connectome", str(exc)) from None
+    return source.load()
+
+
+def cmd_connectome_show(args: argparse.Namespace) -> int:
+    from encephagen.inspect import describe
+
+    print(describe(_load_connectome(args.source)))
+    return 0
+
+
+def cmd_connectome_export(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from encephagen.inspect import export_npz
+
+    conn = _load_connectome(args.source)
+    if args.null:
+        try:
+            model = _registry().get("null_model", args.null)()
+        except EncephagenError as exc:
+            raise exc.prefixed("--null") from None
+        conn = model.randomize(conn, np.random.default_rng(args.seed))
+    export_npz(conn, Path(args.out))
+    print(f"wrote {args.out}: {conn.n_regions} regions, {conn.n_edges} between-region edges ({conn.name}{' + ' + args.null if args.null else ''})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and tests)."""
+    p = argparse.ArgumentParser(
+        prog="encephagen",
+        description="Does brain wiring help a spiking network learn? Run connectome-vs-null-model studies.",
+    )
+    p.add_argument("--version", action="version", version=f"encephagen {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a study file and write results, statistics and a report")
+    r.add_argument("study", help="path of the study .yaml file")
+    r.add_argument("--out", help="output directory (default: results/<study file name>)")
+    r.add_argument("--executor", default=None, help="serial, processes or dask (default: the study's)")
+    r.add_argument("--workers", type=int, default=None, help="worker processes for processes/dask")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    r.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeat for more)")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check a study file (and its connectome and region groups) without simulating")
+    v.add_argument("study", help="path of the study .yaml file")
+    v.set_defaults(func=cmd_validate)
+
+    rep = sub.add_parser("report", help="regenerate report.md/report.html from a results directory")
+    rep.add_argument("dir", help="the --out directory of a run")
+    rep.set_defaults(func=cmd_report)
+
+    pl = sub.add_parser("plugins", help="list installed components")
+    pl.add_argument("--kind", choices=KINDS, help="only this kind")
+    pl.set_defaults(func=cmd_plugins)
+
+    c = sub.add_parser("connectome", help="look at or export a connectome (or a null-model surrogate)")
+    csub = c.add_subparsers(dest="connectome_command", metavar="ACTION")
+    cs = csub.add_parser("show", help="print regions, edges, density, weights, orientation, groups, provenance")
+    cs.add_argument("source", help="KIND[:DATASET], e.g. tvb:connectivity_96")
+    cs.set_defaults(func=cmd_connectome_show)
+    ce = csub.add_parser("export", help="write weights (rows = sources), labels, positions, tract lengths to .npz")
+    ce.add_argument("source", help="KIND[:DATASET], e.g. tvb:connectivity_96")
+    ce.add_argument("--null", help="apply this null model first (e.g. degree_preserving)")
+    ce.add_argument("--seed", type=int, default=0, help="seed of the null-model draw (default 0)")
+    ce.add_argument("--out", required=True, help="output .npz file")
+    ce.set_defaults(func=cmd_connectome_export)
+    c.set_defaults(func=lambda a: (c.print_help(), 2)[1])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``encephagen`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.func(args) or 0)
+    except EncephagenError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; finished replicates are kept in the store, rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The study file: schema (attrs) and loading (cattrs).
+
+A study file is YAML read with ``yaml.safe_load``. Each component is chosen by
+``kind:``, and the other keys of its mapping are the fields of that
+component's own attrs class, so a component validates its own parameters::
+
+    name: eprop-connectome-vs-rewired
+    seed: 2026
+    replicates: 10
+    connectome: {kind: tvb, dataset: connectivity_96}
+    brain: {neuron: {kind: lif}, neurons_per_region: 200, coupling: 0.15}
+    conditions:
+      - {name: connectome}
+      - {name: rewired, null_model: {kind: degree_preserving}}
+    learning_rule: {kind: eprop, lr: 0.1, tau_e: 50}
+    protocol:
+      - {kind: warmup, steps: 3000}
+      - {kind: conditioning, trials: 30}
+
+Every problem is reported as ``field.path: message`` through
+:class:`~encephagen.errors.ConfigError`; ``docs/study-file.md`` documents each key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
+
+import attrs
+import cattrs
+import yaml
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
+
+from encephagen.errors import ConfigError, EncephagenError
+from encephagen.registry import KIND_WORDS, Registry
+
+
+@attrs.frozen
+class Kind:
+    """Marks a field (``Annotated[Any, Kind("null_model")]``) as a component chosen by ``kind:``."""
+
+    kind: str
+
+
+def _positive_int(inst: Any, att: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"'{att.name}' must be a positive integer, got {value}")
+
+
+def _non_negative_int(inst: Any, att: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"'{att.name}' must be >= 0, got {value}")
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def _identifier(inst: Any, att: attrs.Attribute, value: str) -> None:
+    if not _NAME_RE.match(value):
+        raise ValueError(f"'{att.name}' must be a short name of letters, digits, '_', '-', '.', got {value!r}")
+
+
+@attrs.frozen
+class Condition:
+    """One arm of the comparison: the connectome as is, or a null model of it.
+
+    :ivar name: label used in tables and plots.
+    :ivar null_model: the null model that rewires the connectome for this
+        condition, or ``None`` for the connectome itself.
+    """
+
+    name: str = attrs.field(validator=_identifier)
+    null_model: Annotated[Any, Kind("null_model")] | None = None
+
+
+@attrs.frozen
+class Brain:
+    """How regions become neurons, and how neurons are simulated.
+
+    In the study file the :class:`~encephagen.engine.build.Microcircuit` keys
+    (``neurons_per_region``, ``coupling``, ...) sit directly under ``brain``
+    beside ``neuron``, ``delays`` and ``device``.
+
+    :ivar neuron: the neuron model (default ``lif``).
+    :ivar microcircuit: neurons per region, connection probabilities, weights.
+    :ivar delays: conduction delays, or ``None`` for none.
+    :ivar device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    :ivar batch: brains of one condition simulated together in one pass.
+    """
+
+    neuron: Annotated[Any, Kind("neuron_model")]
+    microcircuit: Any
+    delays: Any = None
+    device: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cpu", "cuda")))
+    batch: int = attrs.field(default=1, validator=_positive_int)
+
+
+@attrs.frozen
+class Study:
+    """A whole comparison study.
+
+    :ivar name: a short name, used in reports.
+    :ivar seed: the study seed; every replicate's seed derives from it.
+    :ivar replicates: brains per condition.
+    :ivar connectome: the connectome source.
+    :ivar brain: microcircuit, neuron model, delays, device.
+    :ivar conditions: the first one (or ``reference``) is the reference.
+    :ivar learning_rule: the rule tasks attach during learning phases.
+    :ivar protocol: tasks run in order on the same brain.
+    :ivar reference: name of the reference condition (default: the first).
+    :ivar alpha: significance level for winners and power estimates.
+    :ivar groups: extra or overriding region groups (name -> region labels).
+    :ivar executor: how replicates run (``serial`` when absent); the command
+        line's ``--executor`` overrides it.
+    """
+
+    name: str = attrs.field(validator=_identifier)
+    connectome: Annotated[Any, Kind("connectome")]
+    conditions: list[Condition] = attrs.field(validator=attrs.validators.min_len(1))
+    protocol: list[Annotated[Any, Kind("task")]] = attrs.field(validator=attrs.validators.min_len(1))
+    replicates: int = attrs.field(default=10, validator=_positive_int)
+    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    brain: Brain = attrs.field(default=None)
+    learning_rule: Annotated[Any, Kind("learning_rule")] | None = None
+    reference: str | None = None
+    alpha: float = attrs.field(default=0.05, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
+    groups: dict[str, list[str]] = attrs.field(factory=dict)
+    executor: Annotated[Any, Kind("executor")] | None = None
+
+    def reference_condition(self) -> Condition:
+        """The condition every other one is compared with."""
+        if self.reference is None:
+            return self.conditions[0]
+        return next(c for c in self.conditions if c.name == self.reference)
+
+
+class _KindProblem(Exception):
+    """Raised inside structuring; carries the sub-path and message."""
+
+    def __init__(self, sub: str, message: str) -> None:
+        super().__init__(message)
+        self.sub = sub
+        self.message = message
+
+
+def _strict_scalar_hooks(conv: cattrs.Converter) -> None:
+    def s_int(v: Any, _: type) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                return int(v)
+            raise TypeError(f"expected an integer, got {v!r}")
+        return v
+
+    def s_float(v: Any, _: type) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"expected a number, got {v!r}")
+        return float(v)
+
+    def s_bool(v: Any, _: type) -> bool:
+        if not isinstance(v, bool):
+            raise TypeError(f"expected true or false, got {v!r}")
+        return v
+
+    def s_str(v: Any, _: type) -> str:
+        if not isinstance(v, str):
+            raise TypeError(f"expected a string, got {v!r}")
+        return v
+
+    conv.register_structure_hook(int, s_int)
+    conv.register_structure_hook(float, s_float)
+    conv.register_structure_hook(bool, s_bool)
+    conv.register_structure_hook(str, s_str)
+
+
+def _kind_of(t: Any) -> str | None:
+    if get_origin(t) is Annotated:
+        for meta in get_args(t)[1:]:
+            if isinstance(meta, Kind):
+                return meta.kind
+    return None
+
+
+def make_converter(registry: Registry) -> cattrs.Converter:
+    """A converter that structures study files against ``registry``."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    _strict_scalar_hooks(conv)
+
+    def structure_component(value: Any, t: Any) -> Any:
+        kind = _kind_of(t)
+        assert kind is not None
+        word = KIND_WORDS[kind]
+        if isinstance(value, str):  # shorthand: `neuron: lif`
+            value = {"kind": value}
+        if not isinstance(value, Mapping):
+            raise _KindProblem("", f"expected a mapping with 'kind:' naming a {word}, got {value!r}")
+        if "kind" not in value:
+            raise _KindProblem("", f"missing 'kind:' (available {word}s: {', '.join(registry.names(kind))})")
+        name = value["kind"]
+        if not isinstance(name, str):
+            raise _KindProblem("kind", f"expected the name of a {word}, got {name!r}")
+        try:
+            cls = registry.get(kind, name)
+        except EncephagenError as exc:
+            raise _KindProblem("kind", exc.problems[0][1]) from None
+        params = {k: v for k, v in value.items() if k != "kind"}
+        return conv.structure(params, cls)
+
+    conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
+
+    brain_keys = {"neuron", "delays", "device", "batch"}
+    brain_fields = cattrs.gen.make_dict_structure_fn(Brain, conv, _cattrs_forbid_extra_keys=True)
+
+    def structure_brain(value: Any, _: type) -> Brain:
+        from encephagen.engine import Delays, Microcircuit
+
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping, got {value!r}")
+        own = {k: v for k, v in value.items() if k in brain_keys}
+        own.setdefault("neuron", {"kind": "lif"})
+        delays = own.pop("delays", None)
+        brain = brain_fields({**own, "microcircuit": None}, Brain)
+        # The microcircuit keys sit directly under `brain:`; structure them
+        # (and `delays:`) with the engine's own classes.
+        errors: list[Exception] = []
+        micro = delays_value = None
+        try:
+            micro = conv.structure({k: v for k, v in value.items() if k not in brain_keys}, Microcircuit)
+        except ClassValidationError as exc:  # its fields are brain's fields
+            errors.extend(exc.exceptions)
+        except Exception as exc:  # noqa: BLE001 - collected and re-raised below
+            errors.append(exc)
+        if delays is not None:
+            try:
+                delays_value = conv.structure(delays, Delays)
+            except Exception as exc:  # noqa: BLE001
+                exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote("Structuring delays", "delays", Delays)]
+                errors.append(exc)
+        if errors:
+            raise ClassValidationError("While structuring Brain", errors, Brain)
+        return attrs.evolve(brain, microcircuit=micro, delays=delays_value)
+
+    conv.register_structure_hook(Brain, structure_brain)
+    return conv
+
+
+_FIELD_IN_MESSAGE = re.compile(r"^'(\w+)' (.*)$", re.S)
+
+
+def _format(exc: BaseException, _type: Any) -> str:
+    """Message for one leaf error; a ``\\x1f`` separates an extra sub-path."""
+    if isinstance(exc, _KindProblem):
+        return f"{exc.sub}\x1f{exc.message}"
+    if isinstance(exc, ForbiddenExtraKeysError):
+        allowed = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        parts = []
+        for key in sorted(exc.extra_fields):
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            parts.append(f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        return "\x1f" + "; ".join(parts) + f" (allowed: {', '.join(allowed) or 'none'})"
+    if isinstance(exc, KeyError):
+        return "\x1fis required but missing"
+    if isinstance(exc, EncephagenError):
+        return "\x1f" + "; ".join(exc.lines())
+    msg = str(exc).strip() or type(exc).__name__
+    m = _FIELD_IN_MESSAGE.match(msg)
+    if m:  # attrs validators name the field: "'x' must be > 0: -1"
+        return f"{m.group(1)}\x1f{m.group(2)}"
+    return "\x1f" + msg
+
+
+def _problems(exc: BaseException) -> list[tuple[str, str]]:
+    out = []
+    for line in cattrs.transform_error(exc, path="$", format_exception=_format):
+        text, _, path = line.rpartition(" @ ")
+        sub, _, message = text.partition("\x1f")
+        path = path[2:] if path.startswith("$.") else path[1:]
+        if sub:
+            path = f"{path}.{sub}" if path else sub
+        out.append((path, message))
+    return out
+
+
+def _check_conditions(study: Study) -> list[tuple[str, str]]:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, c in enumerate(study.conditions):
+        if c.name in seen:
+            problems.append((f"conditions[{i}].name", f"duplicate condition name {c.name!r} (also conditions[{seen[c.name]}])"))
+        seen.setdefault(c.name, i)
+    if study.reference is not None and study.reference not in seen:
+        problems.append(("reference", f"no condition named {study.reference!r} (conditions: {', '.join(seen)})"))
+    return problems
+
+
+def parse_study(data: Any, registry: Registry) -> Study:
+    """Structure a parsed YAML document into a :class:`Study`.
+
+    :raises ConfigError: one problem per bad field, paths like ``conditions[1].null_model.kind``.
+    """
+    if data is None:
+        raise ConfigError.at("", "the study file is empty; it needs at least name, connectome, conditions and protocol")
+    if not isinstance(data, Mapping):
+        raise ConfigError.at("", f"the study file must be a mapping of keys (name, connectome, ...), got a {type(data).__name__}")
+    conv = make_converter(registry)
+    data = dict(data)
+    if data.get("brain") is None:
+        data["brain"] = {}
+    try:
+        study = conv.structure(data, Study)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise ConfigError(*_problems(exc)) from None
+    except (TypeError, ValueError, _KindProblem) as exc:
+        raise ConfigError(*_problems(exc)) from None
+    problems = _check_conditions(study)
+    if problems:
+        raise ConfigError(*problems)
+    return study
+
+
+def read_study_text(path: str | Path) -> str:
+    """The text of a study file; clear errors for a missing file or a directory."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError.at("", f"study file {str(p)!r} does not exist")
+    if p.is_dir():
+        raise ConfigError.at("", f"{str(p)!r} is a directory; give the path of a study .yaml file")
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.at("", f"cannot read study file {str(p)!r}: {exc}") from None
+
+
+def load_yaml(text: str, source: str = "study file") -> Any:
+    """``yaml.safe_load`` with one-line errors that give the line and column."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError.at("", f"{source} is not valid YAML{where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError.at("", f"{source} is not valid YAML: {exc}") from None
+
+
+def load_study(path: str | Path, registry: Registry) -> tuple[Study, str]:
+    """Read, parse and structure a study file.
+
+    :returns: the study and the SHA-256 of the file's text (recorded in the store).
+    """
+    text = read_study_text(path)
+    study = parse_study(load_yaml(text, f"study file {str(path)!r}"), registry)
+    return study, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,230 @@
+"""The :class:`Connectome` value: a region-level wiring diagram that checks itself.
+
+Orientation. Inside encephagen every weight matrix is read **rows = sources**:
+``weights[src, dst]`` is the projection from region ``src`` to region ``dst``.
+A source that reads a data set stored the other way (The Virtual Brain stores
+rows = targets) transposes on load and records what it did in
+``orientation``, so the choice is visible in every report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from encephagen.errors import DataError
+
+#: Region groups of the reference model, matched by case-insensitive substring
+#: on the label (spec section 1). Order inside a group is label order.
+REFERENCE_GROUPS: dict[str, tuple[str, ...]] = {
+    "visual": ("V1", "V2", "VAC"),
+    "auditory": ("A1", "A2"),
+    "somatosensory": ("S1", "S2"),
+    "prefrontal": ("PFC", "FEF"),
+    "hippocampus": ("HC", "PHC"),
+    "amygdala": ("AMYG",),
+    "basal_ganglia": ("BG",),
+    "thalamus": ("TM",),
+    "motor": ("M1", "PMC"),
+}
+
+
+def groups_by_substring(
+    labels: Sequence[str], patterns: Mapping[str, Sequence[str]]
+) -> dict[str, tuple[int, ...]]:
+    """Region groups by case-insensitive substring match on ``labels``.
+
+    :param labels: one label per region.
+    :param patterns: group name -> substrings; a region belongs to the group
+        when its label contains any of them.
+    :returns: group name -> region indices in label order; groups that match
+        nothing are left out.
+    """
+    out: dict[str, tuple[int, ...]] = {}
+    for name, subs in patterns.items():
+        subs_u = [s.upper() for s in subs]
+        idx = tuple(i for i, lab in enumerate(labels) if any(s in lab.upper() for s in subs_u))
+        if idx:
+            out[name] = idx
+    return out
+
+
+def _frozen_array(a: Any, dtype: type = np.float64) -> np.ndarray:
+    arr = np.array(a, dtype=dtype, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def _opt_frozen(a: Any) -> np.ndarray | None:
+    return None if a is None else _frozen_array(a)
+
+
+def _freeze_groups(g: Mapping[str, Sequence[int]]) -> Mapping[str, tuple[int, ...]]:
+    return dict((str(k), tuple(int(i) for i in v)) for k, v in dict(g).items())
+
+
+def _array_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
+
+@attrs.frozen(eq=False)
+class Connectome:
+    """A directed, weighted region graph with its anatomy.
+
+    :ivar weights: ``(n, n)`` float64, non-negative and finite;
+        ``weights[src, dst]`` (rows = sources). The diagonal holds self-loops,
+        which between-region wiring ignores.
+    :ivar labels: ``n`` region names.
+    :ivar positions: ``(n, 3)`` region centres in mm, or ``None``.
+    :ivar tract_lengths: ``(n, n)`` tract lengths in mm (rows = sources), or
+        ``None``.
+    :ivar groups: group name -> region indices (e.g. ``"visual"``).
+    :ivar orientation: how the data set stored its matrix and what was done
+        (e.g. ``"rows=targets (TVB convention), transposed on load"``).
+    :ivar provenance: where the data come from, honestly stated.
+    :ivar name: a short identifier, e.g. ``"tvb:connectivity_96"``.
+    :ivar history: null models applied so far, oldest first.
+    """
+
+    weights: np.ndarray = attrs.field(converter=_frozen_array)
+    labels: tuple[str, ...] = attrs.field(converter=lambda x: tuple(str(s) for s in x))
+    positions: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
+    tract_lengths: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
+    groups: Mapping[str, tuple[int, ...]] = attrs.field(factory=dict, converter=_freeze_groups)
+    orientation: str = "rows=sources"
+    provenance: str = ""
+    name: str = "unnamed"
+    history: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        w = self.weights
+        if w.ndim != 2 or w.shape[0] != w.shape[1]:
+            raise DataError.at("weights", f"must be a square matrix, got shape {w.shape}")
+        n = w.shape[0]
+        if n == 0:
+            raise DataError.at("weights", "has no regions")
+        if not np.all(np.isfinite(w)):
+            bad = np.argwhere(~np.isfinite(w))[0]
+            raise DataError.at(
+                "weights", f"has {int((~np.isfinite(w)).sum())} non-finite entries (first at [{bad[0]}, {bad[1]}]); replace NaN/inf with 0 or a value"
+            )
+        if np.any(w < 0):
+            bad = np.argwhere(w < 0)[0]
+            raise DataError.at(
+                "weights", f"has {int((w < 0).sum())} negative entries (first at [{bad[0]}, {bad[1]}]); connection weights must be >= 0"
+            )
+        if len(self.labels) != n:
+            raise DataError.at("labels", f"has {len(self.labels)} names for {n} regions")
+        if self.positions is not None:
+            p = self.positions
+            if p.shape != (n, 3) or not np.all(np.isfinite(p)):
+                raise DataError.at("positions", f"must be a finite ({n}, 3) array in mm, got shape {p.shape}")
+        if self.tract_lengths is not None:
+            t = self.tract_lengths
+            if t.shape != (n, n) or not np.all(np.isfinite(t)) or np.any(t < 0):
+                raise DataError.at("tract_lengths", f"must be a finite, non-negative ({n}, {n}) array in mm")
+        for g, idx in self.groups.items():
+            if not idx:
+                raise DataError.at(f"groups.{g}", "is empty")
+            if min(idx) < 0 or max(idx) >= n:
+                raise DataError.at(f"groups.{g}", f"has region indices outside 0..{n - 1}")
+
+    # -- derived properties ---------------------------------------------------------
+    @property
+    def n_regions(self) -> int:
+        """Number of regions ``n``."""
+        return int(self.weights.shape[0])
+
+    @property
+    def between(self) -> np.ndarray:
+        """``(n, n)`` weights with the diagonal (self-loops) set to 0."""
+        w = self.weights.copy()
+        np.fill_diagonal(w, 0.0)
+        return w
+
+    @property
+    def n_edges(self) -> int:
+        """Number of between-region edges (self-loops excluded)."""
+        return int(np.count_nonzero(self.between))
+
+    @property
+    def n_self_loops(self) -> int:
+        """Number of non-zero diagonal entries."""
+        return int(np.count_nonzero(np.diag(self.weights)))
+
+    @property
+    def is_symmetric(self) -> bool:
+        """True when ``weights`` equals its transpose."""
+        return bool(np.array_equal(self.weights, self.weights.T))
+
+    def out_degree(self) -> np.ndarray:
+        """``(n,)`` between-region out-degree of every region."""
+        return np.count_nonzero(self.between, axis=1)
+
+    def in_degree(self) -> np.ndarray:
+        """``(n,)`` between-region in-degree of every region."""
+        return np.count_nonzero(self.between, axis=0)
+
+    def group(self, name: str) -> tuple[int, ...]:
+        """Region indices of group ``name``; a clear error if it is missing."""
+        try:
+            return self.groups[name]
+        except KeyError:
+            have = ", ".join(sorted(self.groups)) or "none"
+            raise DataError.at(
+                "groups", f"connectome {self.name!r} has no region group {name!r} (it has: {have}); add it under connectome.groups"
+            ) from None
+
+    # -- derivation ---------------------------------------------------------------
+    def with_weights(self, weights: np.ndarray, step: str) -> "Connectome":
+        """A copy with new ``weights`` and ``step`` appended to ``history``.
+
+        Labels, positions, tract lengths, groups, orientation and provenance
+        are carried over unchanged: a null model changes the wiring only.
+        """
+        return attrs.evolve(self, weights=weights, history=(*self.history, step))
+
+    def with_groups(self, groups: Mapping[str, Sequence[int]]) -> "Connectome":
+        """A copy whose groups are these (merged over the existing ones)."""
+        merged = dict(self.groups)
+        merged.update({k: tuple(v) for k, v in groups.items()})
+        return attrs.evolve(self, groups=merged)
+
+    def anatomy_equal(self, other: "Connectome") -> bool:
+        """True when everything but the weights is identical."""
+        return (
+            self.labels == other.labels
+            and _array_eq(self.positions, other.positions)
+            and _array_eq(self.tract_lengths, other.tract_lengths)
+            and dict(self.groups) == dict(other.groups)
+        )
+
+    def anatomy_differences(self, other: "Connectome") -> list[str]:
+        """Names of the non-wiring fields that differ from ``other``."""
+        diffs = []
+        if self.labels != other.labels:
+            diffs.append("labels")
+        if not _array_eq(self.positions, other.positions):
+            diffs.append("positions")
+        if not _array_eq(self.tract_lengths, other.tract_lengths):
+            diffs.append("tract_lengths")
+        if dict(self.groups) != dict(other.groups):
+            diffs.append("groups")
+        return diffs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Connectome):
+            return NotImplemented
+        return (
+            self.anatomy_equal(other)
+            and _array_eq(self.weights, other.weights)
+            and self.orientation == other.orientation
+            and self.name == other.name
+        )
+
+    __hash__ = None  # type: ignore[assignment]

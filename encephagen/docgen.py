@@ -1,0 +1,152 @@
+"""Generate the study-file reference (``docs/study-file.md``) from the schema.
+
+The page lists every key of the study file and every parameter of every
+installed component, with type, default and description, all read from the
+attrs classes themselves, so the reference cannot drift from the code.
+Regenerate with ``python -m encephagen.docgen > docs/study-file.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing
+from typing import Any
+
+import attrs
+
+from encephagen.config import Brain, Condition, Study
+from encephagen.registry import KIND_WORDS, Registry
+
+_IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: description}`` from ``:ivar x:`` / ``:param x:`` lines of the class docstring."""
+    out: dict[str, str] = {}
+    current = None
+    for line in (cls.__doc__ or "").splitlines():
+        m = _IVAR.match(line)
+        if m:
+            current = m.group(1)
+            out[current] = m.group(2).strip()
+        elif current and line.strip() and not line.strip().startswith(":"):
+            out[current] += " " + line.strip()
+        else:
+            current = None
+    for a in attrs.fields(cls):
+        if a.metadata.get("doc"):
+            out[a.name] = a.metadata["doc"]
+    return out
+
+
+def _type_name(t: Any) -> str:
+    if t is None:
+        return ""
+    if isinstance(t, str):
+        return t
+    origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        meta = typing.get_args(t)[1]
+        return f"{KIND_WORDS.get(getattr(meta, 'kind', ''), 'component')} (`kind:` + parameters)"
+    if origin is typing.Union or type(t).__name__ == "UnionType":
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + (" or null" if len(args) < len(typing.get_args(t)) else "")
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(t))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(t, "__name__", str(t))
+
+
+def _default(a: attrs.Attribute) -> str:
+    if a.default is attrs.NOTHING:
+        return "required"
+    if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
+        try:
+            value = a.default.factory()
+        except TypeError:
+            return "(computed)"
+        return f"`{value!r}`" if not attrs.has(type(value)) else "defaults below"
+    return f"`{a.default!r}`"
+
+
+def fields_table(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
+    """Markdown table rows (key, type, default, description) of an attrs class."""
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for a in attrs.fields(cls):
+        if a.name in skip:
+            continue
+        desc = docs.get(a.name, "").replace("|", "\\|")
+        rows.append(f"| `{a.name}` | {_type_name(hints.get(a.name, a.type))} | {_default(a)} | {desc} |")
+    return rows
+
+
+def study_keys() -> dict[str, list[str]]:
+    """Every key of the study file's own sections: ``{section: [keys]}``."""
+    from encephagen.engine import Delays, Microcircuit
+
+    return {
+        "study": [a.name for a in attrs.fields(Study)],
+        "conditions[]": [a.name for a in attrs.fields(Condition)],
+        "brain": [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
+        "brain.delays": [a.name for a in attrs.fields(Delays)],
+    }
+
+
+def render(registry: Registry) -> str:
+    """The whole reference page."""
+    from encephagen.engine import Delays, Microcircuit
+
+    out = [
+        "# Study file reference",
+        "",
+        "Generated from the schema by `python -m encephagen.docgen`; a test fails when",
+        "this page and the code disagree. Units: time in ms, potentials in mV,",
+        "distances in mm, rates in Hz unless a key says otherwise.",
+        "",
+        "A component (connectome, null model, neuron model, learning rule, task,",
+        "executor) is written as a mapping with `kind:` naming it and its parameters",
+        "beside it, e.g. `null_model: {kind: degree_preserving, swaps_per_edge: 10}`.",
+        "A bare name (`neuron: lif`) selects a component with its default parameters.",
+        "",
+        "## Top level",
+        "",
+        *fields_table(Study),
+        "",
+        "## `conditions[]`",
+        "",
+        "The first condition (or the one named by `reference`) is the reference; every",
+        "other condition is compared with it.",
+        "",
+        *fields_table(Condition),
+        "",
+        "## `brain`",
+        "",
+        "The microcircuit keys sit directly under `brain:` beside `neuron`, `delays`,",
+        "`device` and `batch`.",
+        "",
+        *fields_table(Brain, skip=("microcircuit",)),
+        *fields_table(Microcircuit)[2:],
+        "",
+        "## `brain.delays`",
+        "",
+        *fields_table(Delays),
+        "",
+    ]
+    for kind in ("connectome", "null_model", "neuron_model", "learning_rule", "task", "executor"):
+        out += [f"## Components: {KIND_WORDS[kind]}s (`kind:`)", ""]
+        for e in registry.entries(kind):
+            out += [f"### `{e.name}` ({e.provider})", "", e.summary, ""]
+            if attrs.fields(e.cls):
+                out += [*fields_table(e.cls), ""]
+            else:
+                out += ["No parameters.", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from encephagen.plugins import default_registry
+
+    sys.stdout.write(render(default_registry()))

@@ -1,0 +1,85 @@
+"""The :class:`Network`: the synapse layout shared by the engine and learning rules.
+
+A batch of ``B`` brains of ``n`` neurons each is simulated as one
+block-diagonal network of ``N = B * n`` neurons: neuron ``k`` of brain ``b``
+has global index ``b * n + k``, and neuron ``k`` of a brain belongs to region
+``k // neurons_per_region``. ``B = 1`` is the same code path.
+
+Synapses are stored once, in CSR order (sorted by presynaptic neuron, then by
+postsynaptic neuron): ``pre[e] -> post[e]`` with weight ``weight[e]`` (mV
+added to the target's synaptic current per presynaptic spike). Per-synapse
+learning state lives in arrays of length ``E`` in this same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import torch
+
+
+@attrs.define(eq=False)
+class Network:
+    """B brains as one block-diagonal sparse network.
+
+    :ivar n_brains: ``B``.
+    :ivar regions_per_brain: regions ``R`` of the connectome.
+    :ivar neurons_per_region: ``npr``.
+    :ivar pre: int32 ``(E,)`` global presynaptic index, non-decreasing.
+    :ivar post: int32 ``(E,)`` global postsynaptic index.
+    :ivar weight: float32 ``(E,)`` mV per spike; learning rules update it in place.
+    :ivar row_ptr: int64 ``(N + 1,)``; synapses of neuron ``i`` are
+        ``row_ptr[i]:row_ptr[i+1]``.
+    :ivar excitatory: bool ``(N,)``.
+    :ivar groups: region group name -> region indices (within a brain).
+    :ivar neuron: the neuron model (a :class:`~encephagen.interfaces.NeuronModel`).
+    :ivar dt: step in ms.
+    """
+
+    n_brains: int
+    regions_per_brain: int
+    neurons_per_region: int
+    pre: torch.Tensor
+    post: torch.Tensor
+    weight: torch.Tensor
+    row_ptr: torch.Tensor
+    excitatory: torch.Tensor
+    groups: Mapping[str, tuple[int, ...]]
+    neuron: Any
+    dt: float = 0.1
+
+    @property
+    def neurons_per_brain(self) -> int:
+        """``n = regions_per_brain * neurons_per_region``."""
+        return self.regions_per_brain * self.neurons_per_region
+
+    @property
+    def n_neurons(self) -> int:
+        """``N = B * n``."""
+        return self.n_brains * self.neurons_per_brain
+
+    @property
+    def n_synapses(self) -> int:
+        """``E``."""
+        return int(self.pre.numel())
+
+    @property
+    def device(self) -> torch.device:
+        """Where the tensors live."""
+        return self.weight.device
+
+    def region_of(self) -> torch.Tensor:
+        """int64 ``(N,)``: region index (within its brain) of every neuron."""
+        k = torch.arange(self.n_neurons, device=self.device) % self.neurons_per_brain
+        return k // self.neurons_per_region
+
+    def brain_of(self) -> torch.Tensor:
+        """int64 ``(N,)``: brain index of every neuron."""
+        return torch.arange(self.n_neurons, device=self.device) // self.neurons_per_brain
+
+    def group_mask(self, name: str) -> torch.Tensor:
+        """bool ``(N,)``: neurons of every brain that lie in region group ``name``."""
+        regions = torch.tensor(self.groups[name], device=self.device)
+        return torch.isin(self.region_of(), regions)

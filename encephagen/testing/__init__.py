@@ -1,0 +1,26 @@
+"""The conformance kit: checks a third-party plugin runs in its own test suite.
+
+Modelled on scikit-learn's ``check_estimator``: many small ``check_*``
+functions, each asserting one property of the contract, to be parametrised
+with pytest. See ``docs/plugin-guide.md``.
+"""
+
+from encephagen.testing.checks import (
+    check_component_class,
+    check_connectome_source,
+    check_null_model_invariants,
+    check_null_model_keeps_anatomy,
+    check_null_model_pure,
+    check_null_model_seeded,
+    null_model_checks,
+)
+
+__all__ = [
+    "check_component_class",
+    "check_connectome_source",
+    "check_null_model_invariants",
+    "check_null_model_keeps_anatomy",
+    "check_null_model_pure",
+    "check_null_model_seeded",
+    "null_model_checks",
+]
