@@ -23,10 +23,9 @@ Every problem is reported as ``field.path: message`` through
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence, Sequence
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
@@ -38,10 +37,11 @@ from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
+    IterableValidationNote,
 )
 
 from encephagen.errors import ConfigError, EncephagenError
-from encephagen.registry import KIND_WORDS, Registry
+from encephagen.registry import KIND_WORDS, Registry, close_matches
 
 
 @attrs.frozen
@@ -94,14 +94,12 @@ class Brain:
     :ivar microcircuit: neurons per region, connection probabilities, weights.
     :ivar delays: conduction delays, or ``None`` for none.
     :ivar device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
-    :ivar batch: brains of one condition simulated together in one pass.
     """
 
     neuron: Annotated[Any, Kind("neuron_model")]
     microcircuit: Any
     delays: Any = None
     device: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cpu", "cuda")))
-    batch: int = attrs.field(default=1, validator=_positive_int)
 
 
 @attrs.frozen
@@ -118,7 +116,6 @@ class Study:
     :ivar protocol: tasks run in order on the same brain.
     :ivar reference: name of the reference condition (default: the first).
     :ivar alpha: significance level for winners and power estimates.
-    :ivar groups: extra or overriding region groups (name -> region labels).
     :ivar executor: how replicates run (``serial`` when absent); the command
         line's ``--executor`` overrides it.
     """
@@ -133,7 +130,6 @@ class Study:
     learning_rule: Annotated[Any, Kind("learning_rule")] | None = None
     reference: str | None = None
     alpha: float = attrs.field(default=0.05, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
-    groups: dict[str, list[str]] = attrs.field(factory=dict)
     executor: Annotated[Any, Kind("executor")] | None = None
 
     def reference_condition(self) -> Condition:
@@ -175,6 +171,27 @@ def _strict_scalar_hooks(conv: cattrs.Converter) -> None:
             raise TypeError(f"expected a string, got {v!r}")
         return v
 
+    def is_sequence(t: Any) -> bool:
+        return get_origin(t) in (list, tuple, Sequence, MutableSequence) and not (
+            get_origin(t) is tuple and (len(get_args(t)) != 2 or get_args(t)[1] is not Ellipsis)
+        )
+
+    def s_sequence(v: Any, t: Any) -> Any:
+        if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, (list, tuple)):
+            raise TypeError(f"expected a list, got {v!r}")
+        item = get_args(t)[0] if get_args(t) else Any
+        values, errors = [], []
+        for i, x in enumerate(v):
+            try:
+                values.append(x if item is Any else conv.structure(x, item))
+            except Exception as exc:  # noqa: BLE001 - re-raised with its index, as cattrs does
+                exc.__notes__ = [*getattr(exc, "__notes__", []), IterableValidationNote(f"Structuring {t} @ index {i}", i, item)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError(f"While structuring {t!r}", errors, t)
+        return tuple(values) if get_origin(t) is tuple else values
+
+    conv.register_structure_hook_func(is_sequence, s_sequence)
     conv.register_structure_hook(int, s_int)
     conv.register_structure_hook(float, s_float)
     conv.register_structure_hook(bool, s_bool)
@@ -216,7 +233,7 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
     conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
 
-    brain_keys = {"neuron", "delays", "device", "batch"}
+    brain_keys = {"neuron", "delays", "device"}
     brain_fields = cattrs.gen.make_dict_structure_fn(Brain, conv, _cattrs_forbid_extra_keys=True)
 
     def structure_brain(value: Any, _: type) -> Brain:
@@ -261,16 +278,19 @@ def _format(exc: BaseException, _type: Any) -> str:
         return f"{exc.sub}\x1f{exc.message}"
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with Brain's own
+            allowed = [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + allowed
         parts = []
         for key in sorted(exc.extra_fields):
-            hint = difflib.get_close_matches(key, allowed, n=1)
+            hint = close_matches(key, allowed)[:1]
             parts.append(f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         return "\x1f" + "; ".join(parts) + f" (allowed: {', '.join(allowed) or 'none'})"
     if isinstance(exc, KeyError):
         return "\x1fis required but missing"
     if isinstance(exc, EncephagenError):
         return "\x1f" + "; ".join(exc.lines())
-    msg = str(exc).strip() or type(exc).__name__
+    # attrs validators put the message first and the attribute after it.
+    msg = (exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)).strip() or type(exc).__name__
     m = _FIELD_IN_MESSAGE.match(msg)
     if m:  # attrs validators name the field: "'x' must be > 0: -1"
         return f"{m.group(1)}\x1f{m.group(2)}"

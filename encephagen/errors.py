@@ -33,9 +33,10 @@ class EncephagenError(Exception):
         def join(f: str) -> str:
             if not f:
                 return prefix
+            if f == prefix or f.startswith((prefix + ".", prefix + "[")):  # already absolute
+                return f
             return f"{prefix}{f}" if f.startswith("[") else f"{prefix}.{f}"
-        new = type(self)(*[(join(f), m) for f, m in self.problems])
-        return new
+        return type(self)(*[(join(f), m) for f, m in self.problems])
 
 
 class ConfigError(EncephagenError):

@@ -33,6 +33,14 @@ def summary_of(cls: type) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def close_matches(word: str, candidates: list[str]) -> list[str]:
+    """The candidates nearly as similar to ``word`` as the best one (at most three)."""
+    scored = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in candidates), reverse=True)
+    if not scored or scored[0][0] < 0.6:
+        return []
+    return [c for r, c in scored[:3] if r >= max(0.6, scored[0][0] - 0.1)]
+
+
 @attrs.frozen
 class Entry:
     """One registered component.
@@ -97,7 +105,7 @@ class Registry:
             return table[name]
         word = KIND_WORDS[kind]
         msg = f"unknown {word} {name!r}"
-        close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.6)
+        close = close_matches(str(name), list(table))
         if close:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         msg += f" (available: {', '.join(sorted(table)) or 'none installed'})"

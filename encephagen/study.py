@@ -1,7 +1,6 @@
 """From a study file to an execution plan: validation that needs no simulation.
 
-:func:`prepare` reads the study, loads the connectome, applies the study's
-region groups, checks that every task finds the groups it needs, draws each
+:func:`prepare` reads the study, loads the connectome, checks that every task finds the groups it needs, draws each
 null model once to check that it keeps the anatomy, and lists the
 replicates with their seeds. Everything here is cheap; nothing is simulated.
 """
@@ -68,26 +67,6 @@ class Plan:
         return next(c for c in self.study.conditions if c.name == name)
 
 
-def apply_groups(conn: Connectome, groups: dict[str, list[str]]) -> Connectome:
-    """Add or override region groups given as region labels (or unique label substrings)."""
-    if not groups:
-        return conn
-    resolved: dict[str, tuple[int, ...]] = {}
-    upper = [lab.upper() for lab in conn.labels]
-    for name, labels in groups.items():
-        idx: list[int] = []
-        for lab in labels:
-            if lab in conn.labels:
-                idx.append(conn.labels.index(lab))
-                continue
-            hits = [i for i, u in enumerate(upper) if lab.upper() in u]
-            if not hits:
-                raise ConfigError.at(f"groups.{name}", f"no region label matches {lab!r} in {conn.name}")
-            idx.extend(hits)
-        resolved[name] = tuple(dict.fromkeys(idx))
-    return conn.with_groups(resolved)
-
-
 def _load_connectome(study: Study) -> Connectome:
     try:
         return study.connectome.load()
@@ -129,7 +108,7 @@ def check_groups(study: Study, conn: Connectome) -> None:
                     (
                         f"protocol[{i}]",
                         f"task {task.name!r} needs region group {g!r}, which connectome {conn.name!r} lacks "
-                        f"(it has: {', '.join(sorted(conn.groups)) or 'none'}); define it under `groups:`",
+                        f"(it has: {', '.join(sorted(conn.groups)) or 'none'}); define it under connectome.groups",
                     )
                 )
     if problems:
@@ -154,7 +133,7 @@ def prepare(path: str | Path, registry: Registry) -> Plan:
 
 def plan_for(study: Study, digest: str = "") -> Plan:
     """The plan of an already structured study (see :func:`prepare`)."""
-    conn = apply_groups(_load_connectome(study), study.groups)
+    conn = _load_connectome(study)
     check_groups(study, conn)
     check_conditions(study, conn)
     return Plan(study=study, connectome=conn, study_hash=digest, replicates=replicates_of(study))

@@ -30,3 +30,28 @@ def test_docs_have_runnable_examples() -> None:
 def test_runnable_block(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+
+
+def test_study_file_reference_is_generated_from_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/study-file.md equals what the schema generates (regenerate with
+    ``ENCEPHAGEN_DISABLE_PLUGIN_AUTOLOAD=1 python -m encephagen.docgen > docs/study-file.md``)."""
+    from encephagen.docgen import render
+    from encephagen.plugins import DISABLE_AUTOLOAD_ENV, build_registry
+
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    page = (ROOT / "docs" / "study-file.md").read_text()
+    assert page == render(build_registry()), "docs/study-file.md is stale: regenerate it"
+
+
+def test_every_schema_key_is_in_the_reference_and_vice_versa() -> None:
+    from encephagen.docgen import study_keys
+
+    page = (ROOT / "docs" / "study-file.md").read_text()
+    sections = re.split(r"^## ", page, flags=re.M)
+    documented = {}
+    for sec in sections[1:]:
+        title = sec.splitlines()[0]
+        documented[title] = set(re.findall(r"^\| `(\w+)` \|", sec, flags=re.M))
+    expected = {"Top level": "study", "`conditions[]`": "conditions[]", "`brain`": "brain", "`brain.delays`": "brain.delays"}
+    for title, key in expected.items():
+        assert documented[title] == set(study_keys()[key]), f"section {title!r} and the schema disagree"

@@ -36,6 +36,11 @@ class Network:
     :ivar groups: region group name -> region indices (within a brain).
     :ivar neuron: the neuron model (a :class:`~encephagen.interfaces.NeuronModel`).
     :ivar dt: step in ms.
+    :ivar microcircuit: the :class:`~encephagen.engine.build.Microcircuit`
+        it was built with (``None`` for a hand-made network).
+    :ivar delay: int32 ``(E,)`` conduction delay of every synapse in steps,
+        or ``None`` for no delays.
+    :ivar n_internal: synapses within regions, per brain (the rest are between regions).
     """
 
     n_brains: int
@@ -49,6 +54,10 @@ class Network:
     groups: Mapping[str, tuple[int, ...]]
     neuron: Any
     dt: float = 0.1
+    microcircuit: Any = None
+    delay: torch.Tensor | None = None
+    n_internal: tuple[int, ...] = ()
+    _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @property
     def neurons_per_brain(self) -> int:
@@ -69,6 +78,32 @@ class Network:
     def device(self) -> torch.device:
         """Where the tensors live."""
         return self.weight.device
+
+    @property
+    def max_delay(self) -> int:
+        """Longest conduction delay in steps (0 without delays)."""
+        if self.delay is None or self.delay.numel() == 0:
+            return 0
+        if "max_delay" not in self._cache:
+            self._cache["max_delay"] = int(self.delay.max())
+        return int(self._cache["max_delay"])
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes held per part: ``synapses`` (pre, post, weight, delay), ``index``
+        (CSR row pointers and the engine's propagation index, once built) and ``neurons``."""
+        from encephagen.engine.memory import tensor_bytes
+
+        index = tensor_bytes(self.row_ptr) + sum(tensor_bytes(t) for t in self._cache.get("propagation", ()))
+        return {
+            "synapses": tensor_bytes(self.pre, self.post, self.weight, self.delay),
+            "index": index,
+            "neurons": tensor_bytes(self.excitatory),
+        }
+
+    def bytes_per_synapse(self) -> float:
+        """Bytes of synapse storage and indices per synapse (neuron state excluded)."""
+        m = self.memory_bytes()
+        return (m["synapses"] + m["index"]) / max(1, self.n_synapses)
 
     def region_of(self) -> torch.Tensor:
         """int64 ``(N,)``: region index (within its brain) of every neuron."""

@@ -1,0 +1,160 @@
+"""Speed and memory of the simulation engine on the reference brain.
+
+Prints one JSON line per case::
+
+    python benchmarks/engine.py                                   # all cases
+    python benchmarks/engine.py --cases reference-plain --steps 3000
+    python benchmarks/engine.py --device cuda --threads 0
+
+Cases: ``reference-plain`` (96 regions x 200 neurons, no learning),
+``reference-eager`` (the same without the compiled neuron update),
+``reference-delays`` (conduction delays from tract lengths at 3 mm/ms),
+``reference-eprop`` (the e-prop rule attached, if installed), ``npr500``
+(500 neurons per region) and ``batch10`` (10 reference brains in one pass).
+Each case runs in its own process so that ``peak_rss_mb`` is its own.
+Rates are measured over the timed steps, after ``--warmup`` steps (which
+include compiling the neuron update; ``compile_s`` reports that part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import io
+import json
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from typing import Any
+
+import numpy as np
+import torch
+
+CASES = ("reference-plain", "reference-eager", "reference-delays", "reference-eprop", "npr500", "batch10")
+
+
+def reference_connectome() -> Any:
+    """The 96-region set read rows = sources, as the published code did."""
+    try:
+        from encephagen_builtins.connectomes import TvbConnectome
+    except ImportError:
+        return _own_loader()
+    return TvbConnectome(dataset="connectivity_96", orientation="published").load()
+
+
+def _own_loader() -> Any:
+    from encephagen.connectome import REFERENCE_GROUPS, Connectome, groups_by_substring
+
+    path = importlib.resources.files("tvb_data").joinpath("connectivity", "connectivity_96.zip")
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as z:
+        weights = np.loadtxt(io.BytesIO(z.read("weights.txt")))
+        rows = [line.split() for line in z.read("centres.txt").decode().splitlines() if line.strip()]
+        tracts = np.loadtxt(io.BytesIO(z.read("tract_lengths.txt")))
+    labels = [r[0] for r in rows]
+    return Connectome(
+        weights=weights,
+        labels=labels,
+        positions=np.array([[float(x) for x in r[1:4]] for r in rows]),
+        tract_lengths=tracts,
+        groups=groups_by_substring(labels, REFERENCE_GROUPS),
+        orientation="as published: rows=sources",
+        name="tvb:connectivity_96",
+    )
+
+
+def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] | None:
+    from encephagen.engine import Brain, Delays, Microcircuit, build_batch
+    from encephagen_builtins.neurons import LIF
+
+    connectome = reference_connectome()
+    micro = Microcircuit(neurons_per_region=500) if case == "npr500" else Microcircuit()
+    n_brains = 10 if case == "batch10" else 1
+    delays = Delays(source="tract_lengths") if case == "reference-delays" else None
+    learner_rule = None
+    if case == "reference-eprop":
+        try:
+            from encephagen_builtins.learning_rules import EProp
+        except ImportError as exc:
+            print(f"# {case}: skipped, the e-prop rule is not available ({exc})", file=sys.stderr)
+            return None
+        learner_rule = EProp()
+    t0 = time.perf_counter()
+    net = build_batch(
+        [connectome] * n_brains, micro, [np.random.default_rng(s) for s in range(n_brains)], LIF(),
+        delays=delays, device=device,
+    )
+    build_s = time.perf_counter() - t0
+    brain = Brain(net, [np.random.default_rng(100 + s) for s in range(n_brains)], compile=case != "reference-eager")
+    learner = learner_rule.bind(net) if learner_rule is not None else None
+    t0 = time.perf_counter()
+    brain.run(warmup, learner=learner)
+    warm_s = time.perf_counter() - t0
+    if device != "cpu" and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    rec = brain.run(steps, learner=learner, record=_record(neurons=True))
+    if device != "cpu" and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - t0
+    counts = rec.neuron_counts.to("cpu", torch.float64).view(-1)
+    exc = net.excitatory.to("cpu")
+    hz = 1000.0 / (float(net.dt) * steps)
+    return {
+        "case": case,
+        "build_s": round(build_s, 4),
+        "steps_per_s": round(steps / elapsed, 1),
+        "rate_hz": round(float(counts.mean()) * hz, 3),
+        "rate_exc_hz": round(float(counts[exc].mean()) * hz, 3),
+        "rate_inh_hz": round(float(counts[~exc].mean()) * hz, 3),
+        "neurons": net.n_neurons,
+        "synapses": net.n_synapses,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "device": str(net.device),
+        "bytes_per_synapse": round(net.bytes_per_synapse(), 2),
+        "compiled": brain.compiled,
+        "compile_s": round(brain.compile_seconds, 2),
+        "warmup_s": round(warm_s, 2),
+        "steps": steps,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _record(neurons: bool) -> Any:
+    from encephagen.engine import Record
+
+    return Record(neurons=neurons)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
+    ap.add_argument("--steps", type=int, default=2000, help="timed steps per case")
+    ap.add_argument("--warmup", type=int, default=300, help="untimed steps first (includes compilation)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = leave the default)")
+    ap.add_argument("--in-process", action="store_true", help="run the cases in this process")
+    args = ap.parse_args(argv)
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if len(cases) > 1 and not args.in_process:
+        rc = 0
+        for case in cases:
+            cmd = [sys.executable, __file__, "--cases", case, "--steps", str(args.steps), "--warmup", str(args.warmup),
+                   "--device", args.device, "--threads", str(args.threads), "--in-process"]
+            rc |= subprocess.call(cmd)
+        return rc
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    for case in cases:
+        out = run_case(case, args.steps, args.warmup, args.device)
+        if out is not None:
+            print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

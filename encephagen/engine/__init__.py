@@ -1,0 +1,25 @@
+"""The simulation engine: networks from connectomes, and the step loop.
+
+See ``docs/engine.md`` for the step order, the equations and the layout.
+"""
+
+from encephagen.engine.build import Delays, Microcircuit, build_batch, build_network, estimate_bytes
+from encephagen.engine.dynamics import Dynamics, poisson_thresholds
+from encephagen.engine.network import Network
+from encephagen.engine.simulate import Brain, Health, Record, Recording, SimulationError
+
+__all__ = [
+    "Brain",
+    "Delays",
+    "Dynamics",
+    "Health",
+    "Microcircuit",
+    "Network",
+    "Record",
+    "Recording",
+    "SimulationError",
+    "build_batch",
+    "build_network",
+    "estimate_bytes",
+    "poisson_thresholds",
+]

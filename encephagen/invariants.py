@@ -1,0 +1,324 @@
+"""Invariants a null model may promise, and the checks that hold it to them.
+
+A null model declares ``invariants`` (a tuple of names below); the
+conformance kit and the tests call :func:`check_invariants` on every surrogate
+it draws. A check takes ``(original, surrogate)`` and returns ``None`` when the
+property holds, or one line that says what broke.
+
+Between-region wiring ignores the diagonal: degrees, edge counts, weights and
+strengths are taken over ``Connectome.between`` (self-loops excluded).
+
+Parameterised invariants. ``strength`` and ``edge_length_distribution`` depend
+on a number (a tolerance, a bin count). :data:`INVARIANTS` holds them with
+their strict defaults (strengths equal up to float rounding, 10 length bins);
+a model that promises something looser or finer says so by defining
+``invariant_checks(self) -> Mapping[str, Check]``, which returns checks built
+with :func:`strength_within` or :func:`edge_lengths_binned` and replaces the
+defaults for that model only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from encephagen.connectome import Connectome
+from encephagen.errors import DataError, PluginError
+
+#: ``check(original, surrogate) -> None`` when it holds, else a one-line message.
+Check = Callable[[Connectome, Connectome], str | None]
+
+#: Bin count of the default ``edge_length_distribution`` check.
+DEFAULT_LENGTH_BINS = 10
+
+
+# -- helpers shared with the null models ---------------------------------------------
+
+
+def edge_lengths(connectome: Connectome) -> np.ndarray:
+    """``(n, n)`` length in mm of every region pair (rows = sources).
+
+    Tract lengths when the connectome has them, otherwise the Euclidean
+    distance between region centres.
+
+    :raises DataError: when the connectome has neither.
+    """
+    if connectome.tract_lengths is not None:
+        return np.asarray(connectome.tract_lengths, dtype=np.float64)
+    if connectome.positions is not None:
+        p = np.asarray(connectome.positions, dtype=np.float64)
+        return np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1))
+    raise DataError.at(
+        "tract_lengths",
+        f"connectome {connectome.name!r} has neither tract_lengths nor positions, so edge lengths "
+        "are unknown; use a connectome source that provides one of them",
+    )
+
+
+def length_bin_edges(lengths: np.ndarray, bins: int) -> np.ndarray:
+    """Interior bin edges (mm) that split the between-region pair lengths into equal-count bins.
+
+    The edges are quantiles over all off-diagonal pairs (connected or not), so
+    they depend on the anatomy only and are the same for a connectome and its
+    surrogates. Tied quantiles merge, so there may be fewer than ``bins`` bins.
+
+    :param lengths: ``(n, n)`` lengths in mm.
+    :param bins: requested number of bins (>= 1).
+    :returns: sorted, unique interior edges, ``(k - 1,)`` for ``k`` bins.
+    """
+    n = lengths.shape[0]
+    off = lengths[~np.eye(n, dtype=bool)]
+    if off.size == 0 or bins <= 1:
+        return np.empty(0)
+    q = np.quantile(off, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+    return np.unique(q)
+
+
+def length_bins(lengths: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``(n, n)`` int bin index of every pair; a length equal to an edge goes to the upper bin."""
+    return np.searchsorted(edges, lengths, side="right")
+
+
+def strengths(connectome: Connectome) -> tuple[np.ndarray, np.ndarray]:
+    """Between-region ``(out, in)`` strengths, each ``(n,)`` (sum of row / column weights)."""
+    b = connectome.between
+    return b.sum(axis=1), b.sum(axis=0)
+
+
+# -- the checks ----------------------------------------------------------------------
+
+
+def _label(c: Connectome, i: int) -> str:
+    return f"region {i} ({c.labels[i]})"
+
+
+def _compare_vectors(what: str, original: Connectome, a: np.ndarray, b: np.ndarray) -> str | None:
+    if a.shape != b.shape:
+        return f"{what} has {b.shape[0]} entries, expected {a.shape[0]}"
+    bad = np.flatnonzero(a != b)
+    if bad.size == 0:
+        return None
+    i = int(bad[0])
+    return f"{what} of {_label(original, i)} changed from {a[i]} to {b[i]} ({bad.size} regions differ)"
+
+
+def _same_size(original: Connectome, surrogate: Connectome) -> str | None:
+    if original.n_regions != surrogate.n_regions:
+        return f"surrogate has {surrogate.n_regions} regions, the original {original.n_regions}"
+    return None
+
+
+def check_n_regions(original: Connectome, surrogate: Connectome) -> str | None:
+    """The number of regions is unchanged."""
+    return _same_size(original, surrogate)
+
+
+def check_in_degree(original: Connectome, surrogate: Connectome) -> str | None:
+    """Every region keeps its between-region in-degree."""
+    return _same_size(original, surrogate) or _compare_vectors(
+        "in-degree", original, original.in_degree(), surrogate.in_degree()
+    )
+
+
+def check_out_degree(original: Connectome, surrogate: Connectome) -> str | None:
+    """Every region keeps its between-region out-degree."""
+    return _same_size(original, surrogate) or _compare_vectors(
+        "out-degree", original, original.out_degree(), surrogate.out_degree()
+    )
+
+
+def check_n_edges(original: Connectome, surrogate: Connectome) -> str | None:
+    """The number of between-region edges is unchanged."""
+    if original.n_edges != surrogate.n_edges:
+        return f"{surrogate.n_edges} between-region edges, expected {original.n_edges}"
+    return None
+
+
+def check_weights_multiset(original: Connectome, surrogate: Connectome) -> str | None:
+    """The between-region non-zero weights are the same multiset (exactly)."""
+    a = np.sort(original.between[original.between != 0])
+    b = np.sort(surrogate.between[surrogate.between != 0])
+    if a.shape != b.shape:
+        return f"{b.size} non-zero between-region weights, expected {a.size}"
+    bad = np.flatnonzero(a != b)
+    if bad.size:
+        i = int(bad[0])
+        return f"sorted between-region weights differ at rank {i}: {b[i]} instead of {a[i]} ({bad.size} ranks differ)"
+    return None
+
+
+def check_binary_topology(original: Connectome, surrogate: Connectome) -> str | None:
+    """The same between-region pairs are connected."""
+    if (msg := _same_size(original, surrogate)) is not None:
+        return msg
+    diff = np.argwhere((original.between != 0) != (surrogate.between != 0))
+    if diff.size:
+        s, d = (int(x) for x in diff[0])
+        change = "lost its edge" if original.between[s, d] != 0 else "gained an edge"
+        return f"pair {s}->{d} {change} ({len(diff)} pairs differ)"
+    return None
+
+
+def check_self_loops(original: Connectome, surrogate: Connectome) -> str | None:
+    """The diagonal (self-loop weights) is unchanged."""
+    if (msg := _same_size(original, surrogate)) is not None:
+        return msg
+    return _compare_vectors(
+        "self-loop weight", original, np.diag(original.weights), np.diag(surrogate.weights)
+    )
+
+
+def check_no_self_loops_created(original: Connectome, surrogate: Connectome) -> str | None:
+    """No region has a self-loop that it did not have before."""
+    if (msg := _same_size(original, surrogate)) is not None:
+        return msg
+    new = np.flatnonzero((np.diag(surrogate.weights) != 0) & (np.diag(original.weights) == 0))
+    if new.size:
+        return f"{new.size} self-loops created, first at {_label(original, int(new[0]))}"
+    return None
+
+
+def check_symmetric(original: Connectome, surrogate: Connectome) -> str | None:
+    """A symmetric (undirected) input gives a symmetric surrogate."""
+    if original.is_symmetric and not surrogate.is_symmetric:
+        w = surrogate.weights
+        s, d = (int(x) for x in np.argwhere(w != w.T)[0])
+        return f"input was symmetric, surrogate is not (first at {s}->{d}: {w[s, d]} vs {w[d, s]})"
+    return None
+
+
+def strength_within(rtol: float) -> Check:
+    """A ``strength`` check: every between-region in- and out-strength within ``rtol`` of the original.
+
+    Region ``i`` passes when ``|s'_i - s_i| <= rtol * s_i`` (plus a float
+    rounding slack of ``1e-9`` times the largest strength).
+
+    :param rtol: relative tolerance, ``>= 0``; ``0`` asks for equality.
+    """
+    if not rtol >= 0:
+        raise ValueError(f"rtol must be >= 0, got {rtol}")
+
+    def check_strength(original: Connectome, surrogate: Connectome) -> str | None:
+        if (msg := _same_size(original, surrogate)) is not None:
+            return msg
+        worst: tuple[float, str, int, float, float] | None = None
+        for which, s0, s1 in zip(("out", "in"), strengths(original), strengths(surrogate)):
+            slack = 1e-9 * max(1.0, float(np.abs(s0).max()))
+            excess = np.abs(s1 - s0) - rtol * np.abs(s0) - slack
+            i = int(np.argmax(excess))
+            if excess[i] > 0 and (worst is None or excess[i] > worst[0]):
+                worst = (float(excess[i]), which, i, float(s0[i]), float(s1[i]))
+        if worst is None:
+            return None
+        _, which, i, s0i, s1i = worst
+        rel = abs(s1i - s0i) / s0i if s0i else float("inf")
+        return (
+            f"{which}-strength of {_label(original, i)} moved from {s0i:g} to {s1i:g} "
+            f"(relative {rel:.3g} > tolerance {rtol:g})"
+        )
+
+    check_strength.rtol = rtol  # type: ignore[attr-defined]
+    return check_strength
+
+
+def edge_lengths_binned(bins: int) -> Check:
+    """An ``edge_length_distribution`` check: same number of edges in each length bin.
+
+    Bins are :func:`length_bin_edges` of the original's lengths
+    (:func:`edge_lengths`); each connectome's edges are measured with its own
+    lengths, over the non-zero between-region entries (both directions of a
+    symmetric matrix count).
+
+    :param bins: requested number of equal-count bins, ``>= 1``.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+
+    def check_edge_lengths(original: Connectome, surrogate: Connectome) -> str | None:
+        if (msg := _same_size(original, surrogate)) is not None:
+            return msg
+        edges = length_bin_edges(edge_lengths(original), bins)
+        k = edges.size + 1
+        counts = []
+        for c in (original, surrogate):
+            idx = length_bins(edge_lengths(c), edges)[c.between != 0]
+            counts.append(np.bincount(idx, minlength=k))
+        bad = np.flatnonzero(counts[0] != counts[1])
+        if bad.size:
+            j = int(bad[0])
+            lo = "0" if j == 0 else f"{edges[j - 1]:.3g}"
+            hi = "inf" if j == k - 1 else f"{edges[j]:.3g}"
+            return (
+                f"length bin {j} [{lo}, {hi}) mm holds {counts[1][j]} edges, expected {counts[0][j]} "
+                f"({bad.size} of {k} bins differ)"
+            )
+        return None
+
+    check_edge_lengths.bins = bins  # type: ignore[attr-defined]
+    return check_edge_lengths
+
+
+def check_anatomy(original: Connectome, surrogate: Connectome) -> str | None:
+    """Labels, positions, tract lengths and groups are identical."""
+    diffs = original.anatomy_differences(surrogate)
+    if diffs:
+        return "anatomy changed: " + ", ".join(diffs) + " differ from the original"
+    return None
+
+
+#: Invariant name -> check. Parameterised entries hold their strict defaults.
+INVARIANTS: dict[str, Check] = {
+    "n_regions": check_n_regions,
+    "in_degree": check_in_degree,
+    "out_degree": check_out_degree,
+    "n_edges": check_n_edges,
+    "weights_multiset": check_weights_multiset,
+    "binary_topology": check_binary_topology,
+    "self_loops": check_self_loops,
+    "no_self_loops_created": check_no_self_loops_created,
+    "symmetric": check_symmetric,
+    "strength": strength_within(0.0),
+    "edge_length_distribution": edge_lengths_binned(DEFAULT_LENGTH_BINS),
+    "anatomy": check_anatomy,
+}
+
+
+def checks_for(model: Any) -> dict[str, Check]:
+    """The check of each invariant ``model`` declares, with the model's own overrides.
+
+    :raises PluginError: when the model declares a name that is not in
+        :data:`INVARIANTS`, or overrides one it does not declare.
+    """
+    name = getattr(model, "name", type(model).__name__)
+    declared = tuple(getattr(model, "invariants", ()))
+    unknown = [n for n in declared if n not in INVARIANTS]
+    if unknown:
+        raise PluginError.at(
+            "", f"null model {name!r} declares unknown invariants {unknown}; known: {', '.join(INVARIANTS)}"
+        )
+    own = getattr(model, "invariant_checks", None)
+    overrides: Mapping[str, Check] = own() if callable(own) else {}
+    stray = [n for n in overrides if n not in declared]
+    if stray:
+        raise PluginError.at(
+            "", f"null model {name!r} overrides the checks {stray} but does not declare them in invariants"
+        )
+    return {n: overrides.get(n, INVARIANTS[n]) for n in declared}
+
+
+def check_invariants(model: Any, original: Connectome, surrogate: Connectome) -> list[str]:
+    """Every violation of ``model``'s declared invariants, as ``"name: message"`` lines.
+
+    :param model: a null model (it needs ``invariants``; ``invariant_checks`` is optional).
+    :param original: the connectome that was randomised.
+    :param surrogate: what ``model.randomize(original, rng)`` returned.
+    :returns: an empty list when every declared invariant holds.
+    """
+    out = []
+    for n, check in checks_for(model).items():
+        msg = check(original, surrogate)
+        if msg is not None:
+            out.append(f"{n}: {msg}")
+    return out

@@ -1,0 +1,134 @@
+"""One replicate: draw the condition's wiring, build the brain, run the protocol.
+
+Every random draw comes from the replicate's recorded seed, through one
+sub-stream per use (:data:`encephagen.study.STREAMS`): the null-model draw,
+the microcircuit wiring, the initial state and background noise, the
+stimulus patterns and the learning rule's own draws (e.g. the supervised
+feedback matrix). The same seed therefore gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from encephagen.config import Study
+from encephagen.connectome import Connectome
+from encephagen.errors import EncephagenError
+from encephagen.results import ReplicateFailed, ReplicateResult
+from encephagen.study import Replicate, stream_rng, stream_seed
+
+#: A run whose mean rate exceeds this share of the refractory-limited maximum is "exploded".
+SATURATION = 0.9
+
+
+def task_labels(protocol: Sequence[Any]) -> list[str]:
+    """One label per task: its name, with ``#i`` (1-based) when a protocol repeats it."""
+    totals = Counter(t.name for t in protocol)
+    seen: Counter[str] = Counter()
+    labels = []
+    for t in protocol:
+        seen[t.name] += 1
+        labels.append(t.name if totals[t.name] == 1 else f"{t.name}#{seen[t.name]}")
+    return labels
+
+
+class WatchedBrain:
+    """A :class:`~encephagen.engine.simulate.Brain` whose runs are checked for saturation.
+
+    Every :meth:`run` is followed by one check of the recorded counts (one
+    host synchronisation per run, none per step): a brain whose neurons fire
+    at more than :data:`SATURATION` of the maximum rate ``1 / t_ref`` is
+    reported as exploded.
+    """
+
+    def __init__(self, brain: Any, max_rate_per_step: float) -> None:
+        self.brain = brain
+        self.network = brain.network
+        self.limit = SATURATION * max_rate_per_step
+
+    def run(self, steps: int, external: Any = None, learner: Any = None, record: Any = None) -> Any:
+        """Run, then check that activity stayed below saturation."""
+        rec = self.brain.run(steps, external=external, learner=learner, record=record)
+        if steps > 0:
+            rate = float(rec.region_counts.sum()) / (self.network.n_neurons * steps)
+            if rate > self.limit:
+                raise ReplicateFailed(
+                    f"activity exploded: {rate * 1000.0 / self.network.dt:.0f} Hz mean rate, above {SATURATION:.0%} "
+                    "of the refractory-limited maximum"
+                )
+        return rec
+
+
+def run_replicate(study: Study, connectome: Connectome, replicate: Replicate) -> ReplicateResult:
+    """Simulate one brain of one condition through the whole protocol.
+
+    :param study: the structured study.
+    :param connectome: the study's connectome (before any null model).
+    :param replicate: condition, index and recorded seed.
+    :raises ReplicateFailed: exploding activity, non-finite state, or a plugin's error.
+    """
+    from encephagen.engine import build_network
+    from encephagen.engine.simulate import Brain
+    from encephagen_builtins.tasks import TaskContext
+
+    t0 = time.perf_counter()
+    seed = replicate.seed
+    condition = next(c for c in study.conditions if c.name == replicate.condition)
+    try:
+        conn = connectome
+        if condition.null_model is not None:
+            conn = condition.null_model.randomize(connectome, stream_rng(seed, "null_model"))
+        spec = study.brain
+        network = build_network(
+            conn, spec.microcircuit, stream_rng(seed, "wiring"), spec.neuron, delays=spec.delays, device=spec.device
+        )
+        t_ref = float(getattr(spec.neuron, "t_ref", network.dt))
+        brain = WatchedBrain(Brain(network, [stream_rng(seed, "state")]), max_rate_per_step=network.dt / max(t_ref, network.dt))
+        rule = study.learning_rule
+        ctx = TaskContext(learning_rule=_seeded_rule(rule, seed), stimulus_rngs=[stream_rng(seed, "stimulus")])
+        metrics: dict[str, dict[str, float]] = {}
+        series: dict[str, dict[str, list[float]]] = {}
+        for label, task in zip(task_labels(study.protocol), study.protocol):
+            ctx.series = {}
+            out = task.run(brain, ctx)
+            metrics[label] = {k: float(np.asarray(v)[0]) for k, v in out.items()}
+            if ctx.series:
+                series[label] = {k: np.asarray(v)[0].astype(float).tolist() for k, v in ctx.series.items()}
+    except ReplicateFailed:
+        raise
+    except EncephagenError as exc:
+        raise ReplicateFailed("; ".join(exc.lines())) from exc
+    return ReplicateResult(
+        condition=replicate.condition,
+        replicate=replicate.index,
+        seed=seed,
+        metrics=metrics,
+        series=series,
+        seconds=time.perf_counter() - t0,
+        device=str(network.device),
+    )
+
+
+class _SeededRule:
+    """A learning rule whose every ``bind`` gets its own generator from the replicate seed."""
+
+    def __init__(self, rule: Any, seed: int) -> None:
+        self.rule = rule
+        self.generator = torch.Generator().manual_seed(stream_seed(seed, "learning"))
+        self.name = rule.name
+
+    def bind(self, network: Any) -> Any:
+        if "generator" in inspect.signature(self.rule.bind).parameters:
+            return self.rule.bind(network, generator=self.generator)
+        return self.rule.bind(network)  # a rule that draws nothing
+
+
+def _seeded_rule(rule: Any, seed: int) -> Any:
+    return None if rule is None else _SeededRule(rule, seed)

@@ -1,0 +1,331 @@
+"""The results store of one study: a SQLite file, ``study.sqlite``, in the output directory.
+
+Tables:
+
+- ``studies``: the study's name, the SHA-256 of its file, the file's text,
+  when the store was created, the study seed, replicates and alpha;
+- ``conditions``: name, position in the file, null model (``""`` for none),
+  whether it is the reference;
+- ``replicates``: one row per (condition, idx) with its seed and status
+  (``pending``, ``running``, ``done``, ``failed``), start and finish times
+  (ISO 8601, UTC), wall seconds, device, and for a failure the reason
+  (``error``) and the traceback (``detail``);
+- ``metrics``: one value per (condition, replicate, task, metric);
+- ``series``: one JSON list per (condition, replicate, task, name);
+- ``provenance``: key/value text.
+
+The database runs in WAL mode and every finished replicate is committed in
+one transaction (its status, metrics and series together), so killing the
+process at any moment loses at most the replicates in flight and never
+leaves a half-written replicate behind. NaN metric values are stored as NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import attrs
+
+from encephagen.results import ReplicateResult
+
+STORE_NAME = "study.sqlite"
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    name TEXT NOT NULL, hash TEXT NOT NULL, yaml TEXT NOT NULL, created TEXT NOT NULL,
+    seed INTEGER NOT NULL, replicates INTEGER NOT NULL, alpha REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conditions (
+    name TEXT PRIMARY KEY, position INTEGER NOT NULL, null_model TEXT NOT NULL, reference INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replicates (
+    condition TEXT NOT NULL REFERENCES conditions(name), idx INTEGER NOT NULL, seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    started TEXT, finished TEXT, seconds REAL, device TEXT, error TEXT, detail TEXT,
+    PRIMARY KEY (condition, idx)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    condition TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (condition, replicate, task, metric)
+);
+CREATE TABLE IF NOT EXISTS series (
+    condition TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    PRIMARY KEY (condition, replicate, task, name)
+);
+CREATE TABLE IF NOT EXISTS provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 in UTC, to the millisecond."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@attrs.frozen
+class StoredStudy:
+    """The ``studies`` row."""
+
+    name: str
+    hash: str
+    yaml: str
+    created: str
+    seed: int
+    replicates: int
+    alpha: float
+
+
+@attrs.frozen
+class StoredCondition:
+    """A ``conditions`` row; ``null_model`` is ``""`` for the connectome as is."""
+
+    name: str
+    position: int
+    null_model: str
+    reference: bool
+
+
+@attrs.frozen
+class ReplicateRow:
+    """A ``replicates`` row."""
+
+    condition: str
+    idx: int
+    seed: int
+    status: str
+    started: str | None = None
+    finished: str | None = None
+    seconds: float | None = None
+    device: str | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+@attrs.frozen
+class MetricRow:
+    """One value of a finished replicate (``value`` NaN when it was NaN)."""
+
+    condition: str
+    replicate: int
+    seed: int
+    task: str
+    metric: str
+    value: float
+
+
+@attrs.frozen
+class SeriesRow:
+    """One series of a finished replicate."""
+
+    condition: str
+    replicate: int
+    task: str
+    name: str
+    values: tuple[float, ...]
+
+
+class Store:
+    """A study's SQLite store; use as a context manager, or call :meth:`close`.
+
+    :param path: the database file, created (with its tables) when missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection (committed data is already on disk)."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- the study ------------------------------------------------------------------
+
+    def study(self) -> StoredStudy | None:
+        """The stored study, or ``None`` for a new store."""
+        row = self._db.execute("SELECT name, hash, yaml, created, seed, replicates, alpha FROM studies").fetchone()
+        return StoredStudy(*row) if row else None
+
+    def create(
+        self,
+        study: StoredStudy,
+        conditions: Sequence[StoredCondition],
+        replicates: Iterable[tuple[str, int, int]],
+    ) -> None:
+        """Record a new study with every replicate ``(condition, idx, seed)`` pending, in one transaction."""
+        with self._transaction() as db:
+            if db.execute("SELECT COUNT(*) FROM studies").fetchone()[0]:
+                raise RuntimeError(f"{self.path} already holds a study")
+            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?, ?)", attrs.astuple(study))
+            db.executemany(
+                "INSERT INTO conditions VALUES (?, ?, ?, ?)",
+                [(c.name, c.position, c.null_model, int(c.reference)) for c in conditions],
+            )
+            db.executemany(
+                "INSERT INTO replicates (condition, idx, seed, status) VALUES (?, ?, ?, 'pending')",
+                list(replicates),
+            )
+
+    def conditions(self) -> list[StoredCondition]:
+        """The conditions in file order."""
+        rows = self._db.execute("SELECT name, position, null_model, reference FROM conditions ORDER BY position")
+        return [StoredCondition(n, p, m, bool(r)) for n, p, m, r in rows]
+
+    # -- replicates -------------------------------------------------------------------
+
+    def replicates(self, status: str | None = None) -> list[ReplicateRow]:
+        """Replicates (of one status), in condition order then index."""
+        sql = (
+            "SELECT r.condition, r.idx, r.seed, r.status, r.started, r.finished, r.seconds, r.device, r.error, r.detail "
+            "FROM replicates r JOIN conditions c ON c.name = r.condition"
+        )
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE r.status = ?"
+            args = (status,)
+        rows = self._db.execute(sql + " ORDER BY c.position, r.idx", args)
+        return [ReplicateRow(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of replicates per status (every status present, 0 when none)."""
+        out = dict.fromkeys(STATUSES, 0)
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM replicates GROUP BY status"):
+            out[status] = n
+        return out
+
+    def reset_unfinished(self, retry_failed: bool = False) -> int:
+        """Put ``running`` replicates (those in flight when a run died) back to pending.
+
+        :param retry_failed: also put ``failed`` replicates back to pending.
+        :returns: how many replicates were reset.
+        """
+        statuses = ("running", "failed") if retry_failed else ("running",)
+        marks = ", ".join("?" * len(statuses))
+        with self._transaction() as db:
+            cur = db.execute(
+                f"UPDATE replicates SET status = 'pending', started = NULL, finished = NULL, seconds = NULL, "
+                f"device = NULL, error = NULL, detail = NULL WHERE status IN ({marks})",
+                statuses,
+            )
+            return cur.rowcount
+
+    def mark(self, keys: Iterable[tuple[str, int]], status: str) -> None:
+        """Set replicates ``(condition, idx)`` to ``running`` (handed to the executor) or back to ``pending``.
+
+        Any values and outcome fields they had are dropped with the old status.
+        """
+        if status not in ("pending", "running"):
+            raise ValueError(f"mark() sets 'pending' or 'running', not {status!r}; use record_done/record_failed")
+        with self._transaction() as db:
+            for key in keys:
+                self._clear(db, key)
+                self._set_status(db, key, status, None, None, None, None, None, None)
+
+    def record_done(self, result: ReplicateResult, started: str, finished: str) -> None:
+        """Store a finished replicate: status, metrics and series in one transaction."""
+        key = (result.condition, result.replicate)
+        metrics = [
+            (*key, task, metric, None if math.isnan(value) else float(value))
+            for task, values in result.metrics.items()
+            for metric, value in values.items()
+        ]
+        series = [
+            (*key, task, name, json.dumps([float(x) for x in values]))
+            for task, named in result.series.items()
+            for name, values in named.items()
+        ]
+        with self._transaction() as db:
+            self._clear(db, key)
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metrics)
+            db.executemany("INSERT INTO series VALUES (?, ?, ?, ?, ?)", series)
+            self._set_status(db, key, "done", started, finished, result.seconds, result.device, None, None)
+
+    def record_failed(
+        self,
+        condition: str,
+        idx: int,
+        error: str,
+        detail: str = "",
+        started: str | None = None,
+        finished: str | None = None,
+        seconds: float | None = None,
+        device: str | None = None,
+    ) -> None:
+        """Mark a replicate failed with its reason (and traceback in ``detail``)."""
+        with self._transaction() as db:
+            self._clear(db, (condition, idx))
+            self._set_status(db, (condition, idx), "failed", started, finished or utc_now(), seconds, device, error, detail)
+
+    @staticmethod
+    def _clear(db: sqlite3.Connection, key: tuple[str, int]) -> None:
+        db.execute("DELETE FROM metrics WHERE condition = ? AND replicate = ?", key)
+        db.execute("DELETE FROM series WHERE condition = ? AND replicate = ?", key)
+
+    @staticmethod
+    def _set_status(db: sqlite3.Connection, key: tuple[str, int], status: str, *values: object) -> None:
+        cur = db.execute(
+            "UPDATE replicates SET status = ?, started = ?, finished = ?, seconds = ?, device = ?, error = ?, detail = ? "
+            "WHERE condition = ? AND idx = ?",
+            (status, *values, *key),
+        )
+        if cur.rowcount != 1:
+            raise KeyError(f"no replicate {key[0]!r} #{key[1]} in the store")
+
+    # -- results ---------------------------------------------------------------------
+
+    def metric_rows(self) -> list[MetricRow]:
+        """Every metric value of the finished replicates, sorted by condition
+        position, replicate, task, metric."""
+        rows = self._db.execute(
+            "SELECT m.condition, m.replicate, r.seed, m.task, m.metric, m.value FROM metrics m "
+            "JOIN replicates r ON r.condition = m.condition AND r.idx = m.replicate "
+            "JOIN conditions c ON c.name = m.condition WHERE r.status = 'done' "
+            "ORDER BY c.position, m.replicate, m.task, m.metric"
+        )
+        return [MetricRow(c, i, s, t, m, math.nan if v is None else float(v)) for c, i, s, t, m, v in rows]
+
+    def series_rows(self) -> list[SeriesRow]:
+        """Every series of the finished replicates, sorted like :meth:`metric_rows`."""
+        rows = self._db.execute(
+            "SELECT s.condition, s.replicate, s.task, s.name, s.values_json FROM series s "
+            "JOIN replicates r ON r.condition = s.condition AND r.idx = s.replicate "
+            "JOIN conditions c ON c.name = s.condition WHERE r.status = 'done' "
+            "ORDER BY c.position, s.replicate, s.task, s.name"
+        )
+        return [SeriesRow(c, i, t, n, tuple(json.loads(v))) for c, i, t, n, v in rows]
+
+    # -- provenance ------------------------------------------------------------------
+
+    def provenance(self) -> dict[str, str]:
+        """Every provenance entry, sorted by key."""
+        return dict(self._db.execute("SELECT key, value FROM provenance ORDER BY key").fetchall())
+
+    def set_provenance(self, entries: Mapping[str, str]) -> None:
+        """Add or replace provenance entries in one transaction."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO provenance VALUES (?, ?)", [(k, str(v)) for k, v in entries.items()])

@@ -1,0 +1,152 @@
+"""Built-in executors: how the replicates of a study are run.
+
+- ``serial``: one after another in this process (the default).
+- ``processes``: a pool of local worker processes started with ``spawn`` (or
+  ``forkserver``), never ``fork``: a forked child inherits PyTorch's thread
+  pools and CUDA state, which can hang or crash it.
+- ``dask``: a ``dask.distributed`` cluster, either a local one or an existing
+  scheduler given by its address (for example one that ``dask-jobqueue``
+  started on a Slurm cluster). Needs the optional extra ``encephagen[dask]``.
+
+Every executor yields ``(item, result_or_exception)`` as each item finishes,
+in completion order; the runner stores each result as it arrives, so the
+order never changes the numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import attrs
+from attrs import validators as v
+
+from encephagen.errors import ConfigError
+
+_WORKERS = v.optional([v.instance_of(int), v.ge(1)])
+
+
+def _pool_size(workers: int | None, n_items: int) -> int:
+    """``workers`` (default: the number of CPUs), never more than there are items."""
+    return max(1, min(workers or os.cpu_count() or 1, n_items))
+
+
+@attrs.frozen
+class Serial:
+    """Runs every replicate in this process, one after another."""
+
+    name: ClassVar[str] = "serial"
+    summary: ClassVar[str] = "One replicate after another in this process (the default)."
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(item, fn(item))`` in order; an exception is yielded in place of the result."""
+        for item in items:
+            try:
+                result = fn(item)
+            except Exception as exc:  # noqa: BLE001 - yielded, the runner records it
+                result = exc
+            yield item, result
+
+
+@attrs.frozen
+class Processes:
+    """Runs replicates in a pool of local worker processes.
+
+    :ivar workers: processes in the pool (default: the number of CPUs).
+    :ivar start_method: ``spawn`` or ``forkserver``; ``fork`` is refused
+        because a forked PyTorch process can deadlock.
+    """
+
+    name: ClassVar[str] = "processes"
+    summary: ClassVar[str] = "A pool of local worker processes (spawn/forkserver, safe with PyTorch)."
+
+    workers: int | None = attrs.field(default=None, validator=_WORKERS)
+    start_method: str = attrs.field(default="spawn", validator=v.in_(("spawn", "forkserver")))
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Submit every item to the pool; yield ``(item, result_or_exception)`` as each completes."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        items = list(items)
+        if not items:
+            return
+        ctx = multiprocessing.get_context(self.start_method)
+        pool = ProcessPoolExecutor(max_workers=_pool_size(self.workers, len(items)), mp_context=ctx)
+        try:
+            futures = {pool.submit(fn, item): item for item in items}
+            for fut in as_completed(futures):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
+                    result = exc
+                yield futures[fut], result
+        finally:
+            # Also reached when the caller stops early (Ctrl-C): drop what has not started.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@attrs.frozen
+class Dask:
+    """Runs replicates on a ``dask.distributed`` cluster.
+
+    :ivar address: a scheduler address such as ``tcp://host:8786`` (for
+        example one started by ``dask-jobqueue`` on Slurm); ``None`` starts a
+        local cluster for the duration of the study.
+    :ivar workers: worker processes of the local cluster (default: the number
+        of CPUs), one thread each; ignored with ``address``.
+    """
+
+    name: ClassVar[str] = "dask"
+    summary: ClassVar[str] = "A dask.distributed cluster: a local one, or an existing scheduler (e.g. dask-jobqueue on Slurm)."
+
+    address: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
+    workers: int | None = attrs.field(default=None, validator=_WORKERS)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        """Submit every item to the cluster; yield ``(item, result_or_exception)`` as each completes."""
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise ConfigError.at(
+                "executor", "the dask executor needs dask.distributed, which is not installed: pip install encephagen[dask]"
+            ) from None
+        import logging
+
+        items = list(items)
+        if not items:
+            return
+        cluster = None
+        if self.address is None:
+            cluster = LocalCluster(
+                n_workers=_pool_size(self.workers, len(items)),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(self.address, timeout="30s")
+            except OSError as exc:
+                raise ConfigError.at("executor.address", f"cannot reach the dask scheduler at {self.address!r}: {exc}") from None
+        futures: dict[Any, Any] = {}
+        try:
+            futures = {client.submit(fn, item, pure=False): item for item in items}
+            for fut in as_completed(list(futures)):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a killed worker
+                    result = exc
+                yield futures[fut], result
+        finally:
+            if futures:  # the caller stopped early: drop what is still queued
+                client.cancel(list(futures))
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+EXECUTORS: tuple[type, ...] = (Serial, Processes, Dask)

@@ -1,0 +1,308 @@
+"""Machinery shared by the built-in learning rules.
+
+- :class:`SynapseChunks`: passes over the ``E`` synapses in row-aligned chunks
+  that stay in cache.
+- :func:`expand_rows`: the synapses of a set of presynaptic neurons (for the
+  sparse, spike-driven part of a block flush).
+- :class:`WeightWriter`: the reward (or error) driven weight update with its
+  reward baseline, per-region reward scale ("dopamine map"), plastic-synapse
+  selection and weight bounds.
+- attrs validators and converters used by the rules' parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import torch
+
+from encephagen.errors import ConfigError
+
+#: Synapses per chunk of a pass over ``E`` (about 1 MiB of float32).
+CHUNK = 1 << 18
+
+PLASTIC_CHOICES = ("all", "excitatory", "between")
+BASELINE_ORDERS = ("published", "textbook")
+
+
+def coef(x: float, dtype: torch.dtype) -> float:
+    """``x`` rounded to ``dtype`` (so that ``coef(a) + (1 - coef(a)) == 1`` exactly in ``dtype``)."""
+    return float(torch.tensor(x, dtype=torch.float64).to(dtype).item())
+
+
+def decay_pair(dt: float, tau: float, dtype: torch.dtype) -> tuple[float, float]:
+    """``(a, 1 - a)`` with ``a = exp(-dt/tau)`` rounded to ``dtype``; the two sum to 1 exactly."""
+    a = coef(math.exp(-dt / tau), dtype)
+    return a, 1.0 - a
+
+
+def inward(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]:
+    """``[low, high]`` rounded inward to values of ``dtype``, so a clamp in ``dtype`` never leaves it."""
+    lo = torch.tensor(low, dtype=torch.float64).to(dtype)
+    hi = torch.tensor(high, dtype=torch.float64).to(dtype)
+    if float(lo) < low:
+        lo = torch.nextafter(lo, torch.tensor(math.inf, dtype=dtype))
+    if float(hi) > high:
+        hi = torch.nextafter(hi, torch.tensor(-math.inf, dtype=dtype))
+    return float(lo), float(hi)
+
+
+# -- parameter validation ------------------------------------------------------------
+
+
+def finite(inst: Any, att: attrs.Attribute, value: float) -> None:
+    """attrs validator: a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{att.name}' must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"'{att.name}' must be a finite number, got {value!r}")
+
+
+def as_float_map(value: Any) -> Any:
+    """attrs converter: a mapping becomes a plain ``dict`` (anything else is left for the validator)."""
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def float_map(inst: Any, att: attrs.Attribute, value: Any) -> None:
+    """attrs validator: ``{group name: finite number}``."""
+    if not isinstance(value, dict):
+        raise TypeError(f"'{att.name}' must be a mapping of region group name -> scale, got {value!r}")
+    for k, v in value.items():
+        if not isinstance(k, str) or not k:
+            raise TypeError(f"'{att.name}' keys must be region group names, got {k!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"'{att.name}[{k}]' must be a finite number, got {v!r}")
+
+
+def bounds_ordered(inst: Any, low: str = "w_min", high: str = "w_max") -> None:
+    """Raise ``ValueError`` unless ``inst.<low> < inst.<high>``."""
+    lo, hi = getattr(inst, low), getattr(inst, high)
+    if not lo < hi:
+        raise ValueError(f"'{low}' ({lo}) must be below '{high}' ({hi})")
+
+
+def network_constant(network: Any, field: str, *, zero_ok: bool = False) -> float:
+    """A positive (or, with ``zero_ok``, non-negative) finite number read from ``network.neuron``.
+
+    For example ``v_thr`` (mV), ``tau_m`` (ms), ``beta`` (mV).
+    """
+    value = getattr(network.neuron, field, None)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = float(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero_ok):
+        kind = "non-negative" if zero_ok else "positive"
+        raise ConfigError.at(
+            "",
+            f"this learning rule needs the neuron model's '{field}' as a {kind} number, "
+            f"got {value!r} from {type(network.neuron).__name__}",
+        )
+    return float(value)
+
+
+# -- passes over synapses ---------------------------------------------------------------
+
+
+class SynapseChunks:
+    """Row-aligned chunks of a CSR synapse list.
+
+    Chunk ``(r0, r1, s0, s1)`` holds the synapses ``s0:s1`` of presynaptic
+    neurons ``r0:r1``; a per-neuron vector ``x`` (``(N,)``) becomes its
+    per-synapse presynaptic values with :meth:`pre`.
+    """
+
+    def __init__(self, row_ptr: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, size: int = CHUNK) -> None:
+        self.row_ptr = row_ptr
+        self.pre_index = pre
+        self.post = post
+        rp = row_ptr.tolist()
+        n, e = len(rp) - 1, rp[-1]
+        starts = torch.searchsorted(row_ptr, torch.arange(0, max(e, 1), size, device=row_ptr.device)).tolist()
+        bounds = sorted(set(min(b, n) for b in starts) | {0, n})
+        self.chunks: list[tuple[int, int, int, int]] = [
+            (r0, r1, rp[r0], rp[r1]) for r0, r1 in zip(bounds[:-1], bounds[1:]) if rp[r1] > rp[r0]
+        ]
+
+    def pre(self, x: torch.Tensor, chunk: tuple[int, int, int, int]) -> torch.Tensor:
+        """``x[pre[s0:s1]]`` for a per-neuron ``x``."""
+        return x.index_select(0, self.pre_index[chunk[2] : chunk[3]])
+
+    def post_of(self, chunk: tuple[int, int, int, int]) -> torch.Tensor:
+        """``post[s0:s1]`` (int32)."""
+        return self.post[chunk[2] : chunk[3]]
+
+
+def expand_rows(row_ptr: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The synapses of presynaptic neurons ``rows`` (int64 ``(M,)``, repeats allowed).
+
+    :returns: ``(synapse, owner)``, int64 ``(T,)`` each: ``synapse[t]`` is a
+        synapse of neuron ``rows[owner[t]]``; every synapse of every listed
+        neuron appears once per listing.
+    """
+    starts = row_ptr.index_select(0, rows)
+    counts = row_ptr.index_select(0, rows + 1) - starts
+    ends = torch.cumsum(counts, 0)
+    total = int(ends[-1]) if len(ends) else 0
+    # owner: 0 for the first counts[0] entries, then 1, ...; a step at each row's first synapse.
+    steps = torch.zeros(total + 1, dtype=torch.int64, device=rows.device)
+    steps.index_add_(0, ends, torch.ones_like(ends))
+    owner = torch.cumsum(steps[:total], 0)
+    shift = (starts - (ends - counts)).index_select(0, owner)
+    synapse = torch.arange(total, device=rows.device).add_(shift)
+    return synapse, owner
+
+
+# -- the weight update ------------------------------------------------------------------
+
+
+class WeightWriter:
+    """Writes ``W += lr * factor * trace`` on the plastic synapses, clamped to ``[w_min, w_max]``.
+
+    ``factor`` is a number or a per-postsynaptic-neuron vector ``(N,)``.
+    Synapses outside the ``plastic`` selection are never touched (not even
+    clamped). The reward baseline lives here too.
+
+    :param network: the :class:`~encephagen.engine.network.Network`.
+    :param plastic: ``"all"``, ``"excitatory"`` (excitatory presynaptic
+        neuron) or ``"between"`` (pre and post in different regions).
+    :param reward_map: region group name -> reward scale for synapses onto
+        that group's neurons; other neurons get ``reward_default``.
+    """
+
+    def __init__(
+        self,
+        network: Any,
+        *,
+        lr: float,
+        w_min: float,
+        w_max: float,
+        plastic: str,
+        reward_decay: float = 0.99,
+        baseline_order: str = "published",
+        reward_map: Mapping[str, float] | None = None,
+        reward_default: float = 1.0,
+    ) -> None:
+        self.net = network
+        self.lr = lr
+        self.w_min, self.w_max = inward(w_min, w_max, network.weight.dtype)
+        self.plastic = plastic
+        self.decay, self.order = reward_decay, baseline_order
+        self.chunks = SynapseChunks(network.row_ptr, network.pre, network.post)
+        dev = network.device
+        if plastic == "excitatory":
+            self._pre_flag = network.excitatory.to(dev, torch.bool)
+        elif plastic == "between":
+            # Global region index = neuron // npr (brains are laid out region by region).
+            self._region = torch.arange(network.n_neurons, device=dev) // network.neurons_per_region
+        self.region_scale = self._scale_vector(reward_map or {}, reward_default)
+        #: Reward baseline per brain (float64, host).
+        self.baseline = torch.zeros(network.n_brains, dtype=torch.float64)
+        self._check_bounds()
+
+    # -- selection and scale
+    def mask(self, chunk: tuple[int, int, int, int]) -> torch.Tensor | None:
+        """bool ``(s1 - s0,)`` plastic synapses of a chunk, or ``None`` when all are plastic."""
+        if self.plastic == "all":
+            return None
+        if self.plastic == "excitatory":
+            return self.chunks.pre(self._pre_flag, chunk)
+        post = self.chunks.post_of(chunk)
+        return self.chunks.pre(self._region, chunk) != self._region.index_select(0, post)
+
+    def _scale_vector(self, reward_map: Mapping[str, float], default: float) -> torch.Tensor | None:
+        if not reward_map and default == 1.0:
+            return None
+        net = self.net
+        scale = torch.full((net.n_neurons,), float(default), dtype=torch.float64, device=net.device)
+        owner: dict[int, str] = {}
+        for name, value in reward_map.items():
+            if name not in net.groups:
+                raise ConfigError.at(
+                    f"reward_map.{name}",
+                    f"unknown region group {name!r}; groups of this connectome: {', '.join(sorted(net.groups)) or 'none'}",
+                )
+            for r in net.groups[name]:
+                if r in owner and owner[r] != name:
+                    raise ConfigError.at(
+                        "reward_map",
+                        f"region {r} is in both groups {owner[r]!r} and {name!r}; give each region one reward scale",
+                    )
+                owner[r] = name
+            scale[net.group_mask(name)] = float(value)
+        return scale
+
+    def _check_bounds(self) -> None:
+        w = self.net.weight
+        bad = 0
+        lo, hi = math.inf, -math.inf
+        for ch in self.chunks.chunks:
+            wc = w[ch[2] : ch[3]]
+            m = self.mask(ch)
+            if m is not None:
+                wc = wc[m]
+            if wc.numel():
+                lo, hi = min(lo, float(wc.min())), max(hi, float(wc.max()))
+                bad += int(((wc < self.w_min) | (wc > self.w_max)).sum())
+        if bad:
+            raise ConfigError.at(
+                "w_min",
+                f"{bad} plastic synapses have weights outside [w_min, w_max] = [{self.w_min}, {self.w_max}] "
+                f"(found [{lo:g}, {hi:g}] mV); widen the bounds or restrict 'plastic' so that the first "
+                "update does not silently clamp them",
+            )
+
+    # -- reward
+    def prediction_error(self, r: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """``delta`` per brain (float64 ``(B,)``) for reward ``r``; updates the baseline.
+
+        ``published``: ``baseline = d*baseline + (1-d)*r`` first, then
+        ``delta = r - baseline``; ``textbook``: ``delta = r - baseline`` with
+        the old baseline, then the update.
+        """
+        rr = torch.as_tensor(r, dtype=torch.float64).cpu().flatten()
+        if rr.numel() == 1:
+            rr = rr.expand(self.net.n_brains)
+        if rr.numel() != self.net.n_brains or not bool(torch.isfinite(rr).all()):
+            raise ValueError(
+                f"reward must be one finite number or one per brain ({self.net.n_brains}), got {r!r}"
+            )
+        old = self.baseline
+        new = self.decay * old + (1.0 - self.decay) * rr
+        delta = rr - (new if self.order == "published" else old)
+        self.baseline = new
+        return delta
+
+    def reward_factor(self, delta: torch.Tensor) -> float | torch.Tensor:
+        """``delta`` (per brain) times the region scale, as a number or per-neuron vector."""
+        uniform = bool((delta == delta[0]).all())
+        if uniform and self.region_scale is None:
+            return float(delta[0])
+        per_neuron = delta.to(self.net.device)[self.net.brain_of()]
+        if self.region_scale is not None:
+            per_neuron = per_neuron * self.region_scale
+        return per_neuron
+
+    # -- the write
+    def write(self, trace: torch.Tensor, factor: float | torch.Tensor) -> None:
+        """``W = clamp(W + lr * factor[post] * trace, w_min, w_max)`` on plastic synapses, in place."""
+        w = self.net.weight
+        if isinstance(factor, torch.Tensor):
+            f = (factor * self.lr).to(w.dtype)
+        elif factor * self.lr == 0.0:
+            return
+        for ch in self.chunks.chunks:
+            tc = trace[ch[2] : ch[3]].to(w.dtype)
+            if isinstance(factor, torch.Tensor):
+                self.write_chunk(ch, tc * f.index_select(0, self.chunks.post_of(ch)))
+            else:
+                self.write_chunk(ch, tc * (factor * self.lr))
+
+    def write_chunk(self, chunk: tuple[int, int, int, int], update: torch.Tensor) -> None:
+        """``W[s0:s1] = clamp(W + update, w_min, w_max)`` on the chunk's plastic synapses (``update`` is reused)."""
+        wc = self.net.weight[chunk[2] : chunk[3]]
+        new = update.add_(wc).clamp_(self.w_min, self.w_max)
+        m = self.mask(chunk)
+        wc.copy_(new if m is None else torch.where(m, new, wc))

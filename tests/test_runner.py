@@ -1,0 +1,332 @@
+"""The study runner: determinism across runs and executors, resume after SIGKILL, refusals, failures, statistics.
+
+The replicate function is a fake (``runner_fakes.FakeReplicate``): its
+metrics are a deterministic function of the replicate seed, so every
+comparison below checks the runner, not a simulation.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import runner_fakes as rf
+from scipy import stats as sps
+
+from encephagen.errors import ConfigError, EncephagenError
+from encephagen.runner import Outcome, execute, resolve_executor, run_study, stats_rng
+from encephagen.stats import power_replicates
+from encephagen.study import Replicate, replicate_seed
+from encephagen_builtins.executors import Processes, Serial
+
+FAKES = Path(rf.__file__)
+N = 4  # replicates per condition
+TOTAL = 2 * N
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return rf.make_registry()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, registry) -> Path:
+    """One uninterrupted serial run of the tiny study (do not write into it)."""
+    root = tmp_path_factory.mktemp("baseline")
+    study = rf.write_study(root / "study.yaml", replicates=N)
+    return run_study(study, root / "out", registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _statuses(db: Path) -> dict[tuple[str, int], str]:
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return {(c, i): s for c, i, s in con.execute("SELECT condition, idx, status FROM replicates")}
+    finally:
+        con.close()
+
+
+def _calls(log: Path) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    return [(c, int(i)) for c, i in (line.split() for line in log.read_text().splitlines())]
+
+
+# -- determinism ------------------------------------------------------------------------
+
+
+def test_results_hold_every_value_once_in_a_fixed_order(baseline: Path) -> None:
+    rows = _csv_rows(baseline / "results.csv")
+    assert list(rows[0]) == ["condition", "replicate", "seed", "task", "metric", "value"]
+    assert len(rows) == TOTAL * 2
+    for row in rows:
+        seed = int(row["seed"])
+        assert seed == replicate_seed(7, row["condition"], int(row["replicate"]))
+        assert float(row["value"]) == rf.fake_values(row["condition"], seed)[row["metric"]]
+    keys = [(["connectome", "rewired"].index(r["condition"]), int(r["replicate"]), r["task"], r["metric"]) for r in rows]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+def test_same_study_twice_gives_identical_files_and_a_rerun_computes_nothing(
+    baseline: Path, registry, tmp_path: Path
+) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out = run_study(study, tmp_path / "again", registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    for name in ("results.csv", "summary.csv"):
+        assert (out / name).read_text() == (baseline / name).read_text()
+    log = tmp_path / "calls.txt"
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
+    assert _calls(log) == []
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
+def test_serial_processes_and_dask_give_identical_results(baseline: Path, registry, tmp_path: Path) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    expected = (baseline / "results.csv").read_text()
+    for executor in ("processes", "dask"):
+        out = run_study(study, tmp_path / executor, registry, executor=executor, workers=2, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+        assert (out / "results.csv").read_text() == expected, executor
+        assert (out / "summary.csv").read_text() == (baseline / "summary.csv").read_text(), executor
+        con = sqlite3.connect(out / "study.sqlite")
+        assert con.execute("SELECT value FROM provenance WHERE key = ?", (f"plugin.executor.{executor}",)).fetchone()
+
+
+# -- resume -------------------------------------------------------------------------------
+
+
+def test_sigkill_mid_replicate_then_resume_gives_the_uninterrupted_results(baseline: Path, registry, tmp_path: Path) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out, log = tmp_path / "killed", tmp_path / "driver_calls.txt"
+    driver = subprocess.Popen(
+        [sys.executable, str(FAKES), str(study), str(out), "serial", "0.4", str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert driver.poll() is None, f"the driver ended before the kill: {driver.stderr.read().decode()}"
+            assert time.monotonic() < deadline, "the driver never finished a replicate"
+            try:
+                done = sum(s == "done" for s in _statuses(out / "study.sqlite").values())
+            except sqlite3.OperationalError:  # not created yet
+                done = 0
+            # Kill once at least one is done and the next one has started (it sleeps 0.4 s).
+            if 1 <= done < TOTAL and len(_calls(log)) == done + 1:
+                break
+            time.sleep(0.02)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        driver.stderr.close()
+    assert driver.returncode == -signal.SIGKILL
+    db = out / "study.sqlite"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    at_kill = _statuses(db)
+    in_flight = _calls(log)[-1]
+    assert at_kill[in_flight] == "running"
+    unfinished = {k for k, s in at_kill.items() if s != "done"}
+    assert 1 <= TOTAL - len(unfinished) < TOTAL
+
+    resume_log = tmp_path / "resume_calls.txt"
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(log=str(resume_log)), verbosity=-1)
+    assert sorted(_calls(resume_log)) == sorted(unfinished)  # done ones are skipped, the rest run once
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+    assert set(_statuses(db).values()) == {"done"}
+
+
+def test_a_worker_that_dies_loses_replicates_which_a_rerun_completes(baseline: Path, registry, tmp_path: Path) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out = tmp_path / "out"
+    run_study(study, out, registry, executor="processes", workers=2, replicate_fn=rf.FakeReplicate(die=("rewired", 0)), verbosity=-1)
+    statuses = _statuses(out / "study.sqlite")
+    assert statuses[("rewired", 0)] == "pending"  # lost by the executor, not failed
+    assert "failed" not in statuses.values()
+    assert "have not finished yet" in (out / "report.md").read_text()
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
+def test_a_changed_study_file_is_refused_with_what_changed(baseline: Path, registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(baseline, out)
+    changed = rf.write_study(tmp_path / "study.yaml", replicates=N + 1)
+    with pytest.raises(ConfigError) as err:
+        run_study(changed, out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    lines = err.value.lines()
+    assert "different version of study 'tiny'" in lines[0] and "new --out" in lines[0] and f"delete {out}" in lines[0]
+    assert lines[1:] == [f"replicates: was {N}, now {N + 1}"]
+
+    text = rf.STUDY.format(seed=7, replicates=N).replace("degree_preserving", "weight_shuffle") + "# a note\n"
+    (tmp_path / "study.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert err.value.lines()[1:] == ["conditions[1].null_model.kind: was \"degree_preserving\", now \"weight_shuffle\""]
+
+    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=7, replicates=N) + "# only a comment\n")
+    with pytest.raises(ConfigError) as err:
+        run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert err.value.lines()[1:] == ["changed line: +# only a comment"]
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+    # Where replicates run never changes their numbers: a new executor alone is accepted.
+    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=7, replicates=N) + "executor: {kind: processes, workers: 2}\n")
+    log = tmp_path / "calls.txt"
+    run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
+    assert _calls(log) == []
+    con = sqlite3.connect(out / "study.sqlite")
+    stored_hash, new_hash = con.execute(
+        "SELECT (SELECT hash FROM studies), (SELECT value FROM provenance WHERE key = 'resumed_with.study_hash')"
+    ).fetchone()
+    assert new_hash != stored_hash and new_hash is not None
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["replicate-failed", "plugin-error"])
+def test_a_failed_replicate_is_recorded_listed_and_left_out(registry, tmp_path: Path, capsys, crash: bool) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out = run_study(study, tmp_path / "out", registry, replicate_fn=rf.FakeReplicate(fail=("rewired", 1), crash=crash), verbosity=0)
+    reason = "ValueError: the test plugin broke (at runner_fakes.py:" if crash else "activity exploded: mean rate 1e9 Hz"
+    err = capsys.readouterr().err
+    assert f"rewired #1 failed after" in err and reason in err
+    assert err.count(" done in ") == TOTAL - 1
+
+    con = sqlite3.connect(out / "study.sqlite")
+    status, error, detail = con.execute("SELECT status, error, detail FROM replicates WHERE condition = 'rewired' AND idx = 1").fetchone()
+    assert status == "failed" and error.startswith(reason) and "Traceback" in detail
+    assert not any(r["condition"] == "rewired" and r["replicate"] == "1" for r in _csv_rows(out / "results.csv"))
+    for row in _csv_rows(out / "summary.csv"):
+        assert (row["n_ref"], row["n"]) == (str(N), str(N - 1))
+        assert f"rewired: 1 of {N} replicates failed" in row["note"]
+    report = (out / "report.md").read_text()
+    assert "## Failed replicates" in report and f"| rewired | 1 | {replicate_seed(7, 'rewired', 1)} | {reason}" in report
+
+    log = tmp_path / "calls.txt"  # a resume keeps the failure ...
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
+    assert _calls(log) == []
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1, retry_failed=True)
+    assert _calls(log) == [("rewired", 1)]  # ... unless asked to retry it
+    assert all((r["n_ref"], r["n"]) == (str(N), str(N)) for r in _csv_rows(out / "summary.csv"))
+
+
+def _bad_result(kind: str):
+    def fn(study, connectome, rep):
+        good = rf.FakeReplicate()(study, connectome, rep)
+        if kind == "type":
+            return {"rate": 1.0}
+        if kind == "inf":
+            return type(good)(rep.condition, rep.index, rep.seed, {"warmup": {"rate": math.inf}})
+        return type(good)(rep.condition, rep.index + 1, rep.seed, good.metrics)
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("type", "returned dict, not a ReplicateResult"), ("inf", "metric warmup.rate is infinite"), ("other", "expected ('a', 0, 5)")],
+)
+def test_an_unusable_result_fails_its_replicate(kind: str, message: str) -> None:
+    outcome = execute(_bad_result(kind), None, None, Replicate("a", 0, 5))
+    assert isinstance(outcome, Outcome) and outcome.result is None and message in outcome.error
+
+
+def test_quiet_prints_only_errors(registry, tmp_path: Path, capsys) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=2)
+    run_study(study, tmp_path / "out", registry, replicate_fn=rf.FakeReplicate(fail=("connectome", 0)), verbosity=-1)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"\[1/4\] connectome #0 failed after \d+\.\d s: activity exploded: mean rate 1e9 Hz", lines[0])
+
+
+# -- statistics --------------------------------------------------------------------------
+
+
+def test_summary_matches_scipy_and_hand_computation(baseline: Path) -> None:
+    values: dict[tuple[str, str], list[float]] = {}
+    for r in _csv_rows(baseline / "results.csv"):
+        values.setdefault((r["metric"], r["condition"]), []).append(float(r["value"]))
+    summary = _csv_rows(baseline / "summary.csv")
+    assert [(s["task"], s["metric"], s["reference"], s["condition"]) for s in summary] == [
+        ("warmup", "rate", "connectome", "rewired"),
+        ("warmup", "score", "connectome", "rewired"),
+    ]
+    ps = []
+    for s in summary:
+        ref, other = np.array(values[(s["metric"], "connectome")]), np.array(values[(s["metric"], "rewired")])
+        res = sps.mannwhitneyu(other, ref, alternative="two-sided")
+        assert float(s["U"]) == res.statistic and float(s["p"]) == pytest.approx(res.pvalue, rel=1e-12)
+        assert (int(s["n_ref"]), int(s["n"])) == (N, N)
+        assert float(s["mean_ref"]) == pytest.approx(ref.mean(), rel=1e-12)
+        assert float(s["sd"]) == pytest.approx(other.std(ddof=1), rel=1e-12)
+        d = (other.mean() - ref.mean()) / math.sqrt((ref.var() + other.var()) / 2)
+        assert float(s["d"]) == pytest.approx(d, rel=1e-12)
+        assert float(s["ci_low"]) < other.mean() - ref.mean() < float(s["ci_high"])
+        assert int(s["power_n"]) == power_replicates(d, 0.05)
+        ps.append(float(s["p"]))
+    lo, hi = sorted(range(2), key=lambda i: ps[i])  # Benjamini-Hochberg by hand, m = 2
+    q_hi = min(1.0, ps[hi])
+    assert float(summary[hi]["q"]) == pytest.approx(q_hi, rel=1e-12)
+    assert float(summary[lo]["q"]) == pytest.approx(min(q_hi, 2 * ps[lo]), rel=1e-12)
+    winners = {s["metric"]: s["winner"] for s in summary}
+    assert all(w in ("", "rewired", "connectome") for w in winners.values())
+
+
+def test_statistics_generators_depend_only_on_seed_and_names() -> None:
+    a = stats_rng(7, "warmup", "rate", "rewired").random(3)
+    assert np.array_equal(a, stats_rng(7, "warmup", "rate", "rewired").random(3))
+    assert not np.array_equal(a, stats_rng(7, "warmup", "score", "rewired").random(3))
+    assert not np.array_equal(a, stats_rng(8, "warmup", "rate", "rewired").random(3))
+
+
+# -- executors -----------------------------------------------------------------------------
+
+
+def test_executor_choice(registry, tmp_path: Path) -> None:
+    from encephagen.config import load_yaml, parse_study
+
+    study = parse_study(load_yaml(rf.STUDY.format(seed=1, replicates=2)), registry)
+    assert resolve_executor(study, registry, None, None) == Serial()
+    assert resolve_executor(study, registry, None, 3) == Processes(workers=3)
+    assert resolve_executor(study, registry, "processes", None) == Processes()
+    with pytest.raises(ConfigError, match="--workers: executor 'serial' takes no workers"):
+        resolve_executor(study, registry, "serial", 2)
+    with pytest.raises(ConfigError, match="--workers"):
+        resolve_executor(study, registry, "processes", 0)
+    with pytest.raises(EncephagenError, match="--executor: unknown executor 'proceses'; did you mean 'processes'"):
+        resolve_executor(study, registry, "proceses", None)
+    in_file = parse_study(load_yaml(rf.STUDY.format(seed=1, replicates=2) + "executor: {kind: processes, workers: 2}\n"), registry)
+    assert resolve_executor(in_file, registry, None, None) == Processes(workers=2)
+    assert resolve_executor(in_file, registry, None, 4) == Processes(workers=4)
+
+
+def test_serial_executor_yields_exceptions_instead_of_raising() -> None:
+    def fn(x: int) -> int:
+        if x == 2:
+            raise ValueError("two")
+        return x * x
+
+    out = list(Serial().map(fn, [1, 2, 3]))
+    assert [i for i, _ in out] == [1, 2, 3] and out[0][1] == 1 and out[2][1] == 9
+    assert isinstance(out[1][1], ValueError)
+
+
+def test_fork_is_refused_for_processes() -> None:
+    with pytest.raises(ValueError, match="start_method"):
+        Processes(start_method="fork")

@@ -1,0 +1,150 @@
+"""Tasks: stimulus construction, validation of region groups, and learning that shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from encephagen.cli import main
+from encephagen.config import parse_study
+from encephagen.errors import ConfigError
+from encephagen.plugins import default_registry
+from encephagen.replicate import task_labels
+from encephagen.study import plan_for
+from encephagen_builtins.tasks import (
+    Conditioning,
+    Differentiation,
+    TaskContext,
+    Warmup,
+    draw_patterns,
+    pattern_mask,
+    regions_of,
+)
+
+
+class _FakeNet:
+    def __init__(self, n_brains: int = 2, regions: int = 4, npr: int = 5) -> None:
+        self.n_brains, self.regions_per_brain, self.neurons_per_region = n_brains, regions, npr
+        self.groups = {"visual": (2, 0, 3), "amygdala": (1,)}
+        self.device = torch.device("cpu")
+
+    @property
+    def n_neurons(self) -> int:
+        return self.n_brains * self.regions_per_brain * self.neurons_per_region
+
+    def region_of(self) -> torch.Tensor:
+        k = torch.arange(self.n_neurons) % (self.regions_per_brain * self.neurons_per_region)
+        return k // self.neurons_per_region
+
+
+class _FakeBrain:
+    def __init__(self) -> None:
+        self.network = _FakeNet()
+
+
+def test_published_patterns_with_seed_42() -> None:
+    pats = draw_patterns([np.random.default_rng(0)], 5, 200, 0.3, seed=42)
+    rng = np.random.default_rng(42)
+    for p in range(5):  # drawn in turn from one default_rng(42)
+        expected = np.zeros(200, bool)
+        expected[rng.choice(200, 60, replace=False)] = True
+        assert np.array_equal(pats[p, 0], expected)
+
+
+def test_patterns_differ_between_replicates_unless_fixed() -> None:
+    a = draw_patterns([np.random.default_rng(1), np.random.default_rng(2)], 3, 50, 0.3, seed=None)
+    assert not np.array_equal(a[:, 0], a[:, 1])
+    assert (a.sum(-1) == 15).all()
+    fixed = draw_patterns([np.random.default_rng(1), np.random.default_rng(2)], 3, 50, 0.3, seed=42)
+    assert np.array_equal(fixed[:, 0], fixed[:, 1])
+
+
+def test_pattern_mask_selects_positions_of_chosen_regions_in_each_brain() -> None:
+    brain = _FakeBrain()
+    positions = np.zeros((2, 5), bool)
+    positions[0, [0, 3]] = True
+    positions[1, [4]] = True
+    regions = regions_of(brain, {"visual": 2})  # the first two visual regions: 2, 0
+    assert regions == [2, 0]
+    mask = pattern_mask(brain, regions, positions).reshape(2, 4, 5)
+    assert mask[0].nonzero().tolist() == [[0, 0], [0, 3], [2, 0], [2, 3]]
+    assert mask[1].nonzero().tolist() == [[0, 4], [2, 4]]
+
+
+def test_task_labels_number_repeated_tasks() -> None:
+    assert task_labels([Warmup(), Conditioning(), Warmup()]) == ["warmup#1", "conditioning", "warmup#2"]
+
+
+def test_task_params_are_validated() -> None:
+    with pytest.raises(ValueError, match="trials"):
+        Conditioning(trials=0)
+    with pytest.raises(ValueError, match="cs_regions"):
+        Conditioning(cs_regions={"visual": -1})
+
+
+def _study(protocol: list[dict], connectome: dict | None = None) -> dict:
+    return {
+        "name": "t",
+        "replicates": 1,
+        "connectome": connectome or {"kind": "synthetic", "n_regions": 10},
+        "conditions": [{"name": "c"}],
+        "protocol": protocol,
+    }
+
+
+def test_a_missing_group_fails_at_validation_with_its_name() -> None:
+    reg = default_registry()
+    study = parse_study(_study([{"kind": "conditioning", "cs_regions": {"cortex_x": 0}}]), reg)
+    with pytest.raises(ConfigError) as err:
+        plan_for(study)
+    assert "protocol[0]" in str(err.value) and "'cortex_x'" in str(err.value)
+
+
+def test_a_connectome_without_thalamus_cannot_run_differentiation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: t\nreplicates: 1\nconnectome: {kind: tvb, dataset: connectivity_76}\n"
+        "conditions: [{name: c}]\nprotocol: [{kind: differentiation}]\n"
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "protocol[0]" in err and "'basal_ganglia'" in err
+
+
+# -- on a small simulated brain ---------------------------------------------------------
+
+
+def _brain(seed: int = 3, npr: int = 30):
+    from encephagen.engine import Microcircuit, build_network
+    from encephagen.engine.simulate import Brain
+    from encephagen_builtins.connectomes import SyntheticConnectome
+    from encephagen_builtins.neurons import LIF
+
+    conn = SyntheticConnectome(n_regions=12, density=0.4, seed=seed).load()
+    net = build_network(conn, Microcircuit(neurons_per_region=npr), np.random.default_rng(seed), LIF(), device="cpu")
+    return Brain(net, [np.random.default_rng(seed + 100)])
+
+
+def test_differentiation_cv_matches_group_rates() -> None:
+    brain = _brain()
+    ctx = TaskContext(learning_rule=None, stimulus_rngs=[np.random.default_rng(0)])
+    Warmup(steps=300).run(brain, ctx)
+    out = Differentiation(steps=400, groups=("visual", "amygdala", "prefrontal")).run(brain, ctx)
+    assert out["cv"].shape == (1,) and np.isfinite(out["cv"]).all() and out["cv"][0] >= 0
+
+
+def test_conditioning_with_eprop_raises_the_cs_response_above_no_learning() -> None:
+    from encephagen_builtins.learning.eprop import EProp
+
+    # Strong, fast learning on a tiny brain: the direction must show within a few trials.
+    task = dict(trials=6, test_every=3, cs_steps=300, us_steps=300, gap_steps=100, test_baseline_steps=200, pattern_seed=42)
+    finals = {}
+    for learn in (False, True):
+        brain = _brain(seed=5)
+        ctx = TaskContext(learning_rule=EProp(lr=20.0), stimulus_rngs=[np.random.default_rng(0)])
+        Warmup(steps=500).run(brain, ctx)
+        finals[learn] = Conditioning(learn=learn, **task).run(brain, ctx)["cond_final"][0]
+    assert finals[True] > finals[False] + 0.002, finals
