@@ -113,6 +113,7 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device": str(net.device),
         "bytes_per_synapse": round(net.bytes_per_synapse(), 2),
+        "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if net.device.type == "cuda" else None,
         "compiled": brain.compiled,
         "compile_s": round(brain.compile_seconds, 2),
         "warmup_s": round(warm_s, 2),
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     ap.add_argument("--steps", type=int, default=2000, help="timed steps per case")
-    ap.add_argument("--warmup", type=int, default=300, help="untimed steps first (includes compilation)")
+    ap.add_argument("--warmup", type=int, default=3000, help="untimed steps first (compilation, settling)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = leave the default)")
     ap.add_argument("--in-process", action="store_true", help="run the cases in this process")

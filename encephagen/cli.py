@@ -42,7 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("results") / Path(args.study).stem
     verbosity = -1 if args.quiet else args.verbose
-    run_study(args.study, out, _registry(), executor=args.executor, workers=args.workers, verbosity=verbosity)
+    run_study(
+        args.study, out, _registry(), executor=args.executor, workers=args.workers, verbosity=verbosity,
+        retry_failed=args.retry_failed,
+    )
     return 0
 
 
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output directory (default: results/<study file name>)")
     r.add_argument("--executor", default=None, help="serial, processes or dask (default: the study's)")
     r.add_argument("--workers", type=int, default=None, help="worker processes for processes/dask")
+    r.add_argument("--retry-failed", action="store_true", help="on resume, rerun replicates that failed before")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     r.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeat for more)")
     r.set_defaults(func=cmd_run)

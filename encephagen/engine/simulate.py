@@ -13,8 +13,9 @@ noise from its own generator ``rngs[b]``, so a batch of ``B`` brains gives
 bit-for-bit the spikes of ``B`` single-brain runs with the same generators
 (on the CPU). The background count of a neuron is the inverse CDF of
 Poisson(``bg``) at a 24-bit uniform integer (:func:`~encephagen.engine.dynamics.poisson_thresholds`).
-On the CPU the integers are the raw output of the numpy bit generator; on
-CUDA they come from a ``torch.Generator`` seeded from it.
+On the CPU the integers are bits of the raw output of the numpy bit
+generator (see :class:`_Noise`); on CUDA they come from a ``torch.Generator``
+seeded from it.
 
 Nothing inside the step loop waits for the device: counts accumulate on
 the device, and health (finite state, no spike-list overflow, finite
@@ -35,6 +36,7 @@ import torch
 
 from encephagen.engine.dynamics import Dynamics, poisson_thresholds
 from encephagen.engine.kernels import Fused, fuse
+from encephagen.engine.native import library as native_library
 from encephagen.engine.network import Network
 from encephagen.errors import ConfigError, DataError, EncephagenError
 
@@ -148,14 +150,16 @@ class Recording:
 
 
 class _Noise:
-    """Per-brain streams of 24-bit uniform integers, drawn in chunks of ``(steps, N)`` int32.
+    """Per-brain streams of 24-bit uniform integers as float32, drawn in chunks of ``(steps, N)``.
 
-    On the CPU a worker thread draws the next chunk while the current one is
-    used (numpy releases the GIL while it draws); chunks are drawn in order
-    from each brain's own bit generator, so the numbers do not depend on
-    timing. Step ``t`` of brain ``b`` always uses raw draws
-    ``t * ceil(n/2) .. (t+1) * ceil(n/2) - 1`` of that brain's stream, however
-    the steps are split into runs.
+    On the CPU, brain ``b``'s step ``t`` uses raw 64-bit draws ``t * h ..
+    (t+1) * h - 1`` of its bit generator (``h = ceil(n/2)``): each draw is
+    split into two 32-bit halves, one per neuron, of which the low 24 bits
+    are kept. The mapping does not depend on how steps are split into runs.
+    A worker thread draws the next chunk while the current one is used
+    (numpy releases the GIL while it draws and converts); chunks are drawn
+    in order, so the numbers do not depend on timing. On CUDA each brain
+    has a ``torch.Generator`` seeded from its numpy generator.
     """
 
     def __init__(self, rngs: Sequence[np.random.Generator], n: int, device: torch.device) -> None:
@@ -176,12 +180,11 @@ class _Noise:
 
     def _draw(self) -> np.ndarray:
         s, n = self.chunk_steps, self.n
-        if self.b == 1 and n % 2 == 0:
-            return self.bits[0].random_raw(s * self.half).view(np.int32).reshape(s, n)
-        out = np.empty((s, self.b * n), np.int32)
+        out = np.empty((s, self.b * n), np.float32)
         for b, bg in enumerate(self.bits):
-            raw = bg.random_raw(s * self.half).view(np.int32).reshape(s, 2 * self.half)
-            out[:, b * n : (b + 1) * n] = raw[:, :n]
+            raw = bg.random_raw(s * self.half).view(np.int32).reshape(s, 2 * self.half)[:, :n]
+            np.bitwise_and(raw, 0xFFFFFF, out=raw)
+            out[:, b * n : (b + 1) * n] = raw
         return out
 
     def _fill(self) -> None:
@@ -194,15 +197,14 @@ class _Noise:
             self._next = self._pool.submit(self._draw)
             self.buf = torch.from_numpy(chunk)
         else:
-            s = self.chunk_steps
-            buf = torch.empty((s, self.b * self.n), dtype=torch.int32, device=self.device)
+            buf = torch.empty((self.chunk_steps, self.b * self.n), dtype=torch.float32, device=self.device)
             for b, g in enumerate(self.gens):
                 buf[:, b * self.n : (b + 1) * self.n].random_(0, 1 << 24, generator=g)
             self.buf = buf
         self.pos = 0
 
     def next(self) -> torch.Tensor:
-        """The ``(N,)`` integers of the next step."""
+        """The ``(N,)`` uniform integers (as float32) of the next step."""
         if self.buf is None or self.pos == self.buf.shape[0]:
             self._fill()
         assert self.buf is not None
@@ -217,13 +219,12 @@ class _Noise:
             self._pool = None
 
 
-def _poisson_count(rnd: torch.Tensor, thresholds: Sequence[float], table: torch.Tensor | None = None) -> torch.Tensor:
-    """Background spike count per neuron: ``sum_k [u >= T_k]`` with ``u`` the low 24 bits of ``rnd``.
+def _poisson_count(u: torch.Tensor, thresholds: Sequence[float], table: torch.Tensor | None = None) -> torch.Tensor:
+    """Background spike count per neuron: ``sum_k [u >= T_k]``, ``u`` a uniform integer in ``[0, 2^24)`` (float32).
 
     With ``table`` (the thresholds as a float32 tensor) one ``bucketize``
     gives the same count, which is faster when not compiled.
     """
-    u = (rnd & 0xFFFFFF).to(torch.float32)
     if table is not None:
         return torch.bucketize(u, table, right=True).to(torch.float32)
     count = (u >= thresholds[0]).to(torch.float32)
@@ -335,6 +336,32 @@ class _CpuPropagation:
         ring_flat.index_add_(0, torch.from_numpy(target), torch.from_numpy(self._weights()[idx]))
 
 
+class _NativePropagation:
+    """The same walk as :class:`_CpuPropagation` in one C loop (:mod:`encephagen.engine.native`)."""
+
+    def __init__(self, net: Network, slots: int, counts: torch.Tensor, zu8: torch.Tensor, ring: torch.Tensor, lib: Any) -> None:
+        self.net, self.slots, self.width = net, slots, net.n_neurons + 1
+        self.fn = lib.encephagen_propagate
+        self._keep = (net.row_ptr.contiguous(), net.post.contiguous(), None if net.delay is None else net.delay.contiguous())
+        self.head = (zu8.data_ptr(), net.n_neurons, self._keep[0].data_ptr(), self._keep[1].data_ptr())
+        self.delay_ptr = None if self._keep[2] is None else self._keep[2].data_ptr()
+        self.ring_ptr, self.counts_ptr = ring.data_ptr(), counts.data_ptr()
+        self._w: torch.Tensor | None = None
+        self._w_ptr = 0
+
+    def sync_counts(self) -> None:
+        """Counts are written as the spikes come; nothing to do."""
+
+    def __call__(self, spikes: np.ndarray, ring_flat: torch.Tensor, t: int) -> None:
+        """Count the spikes and add their outgoing weights into the ring at step ``t``."""
+        w = self.net.weight
+        if w is not self._w:
+            if w.dtype != torch.float32 or not w.is_contiguous() or w.device.type != "cpu" or w.numel() != self.net.n_synapses:
+                raise ConfigError.at("network.weight", "must stay a contiguous float32 CPU tensor of one weight per synapse")
+            self._w, self._w_ptr = w, w.data_ptr()
+        self.fn(*self.head, self._w_ptr, self.delay_ptr, self.ring_ptr, self.width, self.slots, t, self.counts_ptr)
+
+
 class _StaticPropagation:
     """Fixed shapes, no host sync: up to ``capacity`` spikes per step through a padded row table.
 
@@ -403,6 +430,9 @@ class Brain:
         A step with more spikes makes the run fail with :class:`SimulationError`;
         ``N`` is always exact.
     :param static: force the fixed-shape propagation (default: on CUDA only).
+    :param native: on the CPU, propagate with the compiled C loop of
+        :mod:`encephagen.engine.native` (default: when a C compiler is
+        available) instead of numpy; the results are identical.
     :param explosion_mV: a run whose ``|v|`` or synaptic currents exceed this is unhealthy.
 
     :ivar state: neuron state, name -> float32 ``(N,)`` (``v`` in mV first).
@@ -417,6 +447,7 @@ class Brain:
         compile: bool | str = "auto",
         spike_capacity: int | None = None,
         static: bool | None = None,
+        native: bool | None = None,
         explosion_mV: float = 1e6,
     ) -> None:
         if network.neuron is None or not hasattr(network.neuron, "dynamics"):
@@ -447,7 +478,7 @@ class Brain:
         self.zu8 = torch.zeros(N, dtype=torch.uint8, device=self.device)
         self.counts = torch.zeros(N + 1, dtype=torch.int32, device=self.device)  # [N] is a dummy slot
         self.zeros = torch.zeros(N, **f32)
-        self.idle_rnd = torch.zeros(N, dtype=torch.int32, device=self.device)
+        self.idle_rnd = torch.zeros(N, **f32)
         self.explosion_mV = float(explosion_mV)
         use_static = self.device.type != "cpu" if static is None else bool(static)
         if use_static:
@@ -457,7 +488,13 @@ class Brain:
             self._prop: Any = _StaticPropagation(network, self.slots, int(cap), self.counts)
             self._zb_np = None
         else:
-            self._prop = _CpuPropagation(network, self.slots, self.counts)
+            lib = native_library() if native is not False else None
+            if native and lib is None:
+                raise ConfigError.at("native", "no C compiler is available to build the propagation loop")
+            if lib is not None:
+                self._prop = _NativePropagation(network, self.slots, self.counts, self.zu8, self.ring, lib)
+            else:
+                self._prop = _CpuPropagation(network, self.slots, self.counts)
             self._zb_np = self.zu8.numpy().view(np.bool_)
         self.static = use_static
         self._peak = torch.zeros((), dtype=torch.int64, device=self.device)

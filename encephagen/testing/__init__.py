@@ -14,6 +14,7 @@ from encephagen.testing.checks import (
     check_null_model_seeded,
     null_model_checks,
 )
+from encephagen.testing.learning import check_learning_rule, learning_rule_checks, small_network
 
 __all__ = [
     "check_component_class",
@@ -23,4 +24,7 @@ __all__ = [
     "check_null_model_pure",
     "check_null_model_seeded",
     "null_model_checks",
+    "check_learning_rule",
+    "learning_rule_checks",
+    "small_network",
 ]
