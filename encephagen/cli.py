@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
+
 from encephagen import __version__
 from encephagen.errors import EncephagenError
 from encephagen.interfaces import KINDS
@@ -76,13 +78,20 @@ def _load_connectome(spec: str):
         cls = registry.get("connectome", kind)
     except EncephagenError as exc:
         raise exc.prefixed("connectome") from None
+    # KIND:X sets the source's `dataset` (tvb:connectivity_96) or `path` (file:weights.npy).
+    fields = {a.name for a in attrs.fields(cls)}
+    key = next((k for k in ("dataset", "path") if k in fields), None)
+    if dataset is not None and key is None:
+        raise EncephagenError.at("connectome", f"{kind!r} takes no dataset; write just {kind!r}")
     try:
-        source = cls(dataset=dataset) if dataset is not None else cls()
-    except TypeError:
-        raise EncephagenError.at("connectome", f"{kind!r} takes no dataset; write just {kind!r}") from None
-    except ValueError as exc:
-        raise EncephagenError.at("connectome", str(exc)) from None
-    return source.load()
+        source = cls(**{key: dataset}) if dataset is not None else cls()
+    except (TypeError, ValueError) as exc:
+        msg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise EncephagenError.at("connectome", msg) from None
+    try:
+        return source.load()
+    except EncephagenError as exc:
+        raise exc.prefixed("connectome") from None
 
 
 def cmd_connectome_show(args: argparse.Namespace) -> int:

@@ -1,0 +1,69 @@
+"""A real (tiny) study through the CLI: deterministic, executor-independent, resumable."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from encephagen.cli import main
+
+STUDY = textwrap.dedent(
+    """
+    name: tiny
+    seed: 7
+    replicates: 2
+    connectome: {kind: synthetic, n_regions: 10, density: 0.4, seed: 1}
+    brain: {neurons_per_region: 12, device: cpu}
+    conditions:
+      - {name: connectome}
+      - {name: rewired, null_model: {kind: degree_preserving}}
+    learning_rule: {kind: eprop, w_min: -200, w_max: 200}
+    protocol:
+      - {kind: warmup, steps: 200}
+      - {kind: differentiation, steps: 200}
+      - {kind: conditioning, trials: 2, test_every: 1, cs_steps: 100, us_steps: 100, gap_steps: 50, test_baseline_steps: 100}
+      - {kind: working_memory, baseline_steps: 100, stim_steps: 100, delay_steps: 100}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("study") / "tiny.yaml"
+    path.write_text(STUDY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run1")
+    assert main(["run", str(study), "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_outputs_and_all_replicates_finish(first_run: Path) -> None:
+    for name in ("results.csv", "summary.csv", "report.md", "report.html", "study.sqlite", "provenance.json"):
+        assert (first_run / name).exists(), name
+    rows = [l.split(",") for l in (first_run / "results.csv").read_text().splitlines()[1:]]
+    assert {(r[0], r[1]) for r in rows} == {("connectome", "0"), ("connectome", "1"), ("rewired", "0"), ("rewired", "1")}
+    assert {r[3] for r in rows} == {"warmup", "differentiation", "conditioning", "working_memory"}
+
+
+def test_same_study_same_numbers(study: Path, first_run: Path, tmp_path: Path) -> None:
+    assert main(["run", str(study), "--out", str(tmp_path), "-q"]) == 0
+    assert (tmp_path / "results.csv").read_text() == (first_run / "results.csv").read_text()
+
+
+def test_processes_executor_gives_the_same_numbers(study: Path, first_run: Path, tmp_path: Path) -> None:
+    assert main(["run", str(study), "--out", str(tmp_path), "-q", "--executor", "processes", "--workers", "2"]) == 0
+    assert (tmp_path / "results.csv").read_text() == (first_run / "results.csv").read_text()
+
+
+def test_a_changed_study_is_refused_in_the_same_directory(study: Path, first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text(STUDY.replace("replicates: 2", "replicates: 3"))
+    assert main(["run", str(changed), "--out", str(first_run), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "replicates" in err and "Traceback" not in err
