@@ -66,7 +66,16 @@ class NullModel(Component, Protocol):
 
 @runtime_checkable
 class NeuronModel(Component, Protocol):
-    """A point-neuron update rule; see :mod:`encephagen.engine` for the step order."""
+    """A point-neuron model; ``docs/engine.md`` gives the step order.
+
+    ``dynamics(network)`` binds it to a network and returns an object that
+    follows :class:`encephagen.engine.dynamics.Dynamics`: per-neuron constants
+    and the pure tensor functions of one step, which the engine fuses.
+    """
+
+    def dynamics(self, network: Any) -> Any:
+        """The model bound to ``network`` (an :class:`encephagen.engine.Network`)."""
+        ...
 
     def pseudo_derivative(self, v: "torch.Tensor") -> "torch.Tensor":
         """``psi`` (dimensionless, ``(N,)``) of the spike function at membrane ``v`` (mV)."""

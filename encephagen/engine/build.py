@@ -73,7 +73,7 @@ class Microcircuit:
     :ivar g_inh: inhibitory weight relative to excitatory (``j_inh = g_inh * j_eff``).
     """
 
-    neurons_per_region: int = attrs.field(default=200, validator=[_int_not_bool, attrs.validators.ge(2)])
+    neurons_per_region: int = attrs.field(default=200, validator=[_int_not_bool, attrs.validators.ge(1)])
     exc_ratio: float = attrs.field(default=0.8, validator=[_finite, attrs.validators.gt(0.0), attrs.validators.le(1.0)])
     p_internal: float = attrs.field(default=0.1, validator=_probability)
     p_between: float = attrs.field(default=0.02, validator=_probability)
@@ -224,7 +224,9 @@ def _sparse_cells(rng: np.random.Generator, p: np.ndarray, cells: int) -> tuple[
     return chosen // cells, chosen % cells
 
 
-def _cells(rng: np.random.Generator, p: np.ndarray, rows: int, cols: int, no_diag_rows: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _cells(
+    rng: np.random.Generator, p: np.ndarray, rows: int, cols: int, no_diag_rows: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Bernoulli cells of blocks ``(rows, cols)``, dense or sparse by probability; ``(block, cell)``."""
     dense = p >= _DENSE_P
     out_b, out_c = [], []
@@ -285,7 +287,7 @@ def sample_synapses(
     if src.size:
         b, c = _cells(rng, p[src, dst], ne, npr)
         keys.append((src[b] * npr + c // npr) * n + dst[b] * npr + c % npr)
-    # Each part is sorted; a stable sort merges the sorted runs in linear time.
+    # The internal part is already sorted; numpy's stable sort (timsort for int64) uses such runs.
     key = np.sort(np.concatenate(keys), kind="stable") if keys else np.zeros(0, np.int64)
     pre, post = key // n, key % n
     rp, rq = pre // npr, post // npr
@@ -314,8 +316,12 @@ def _check_batch(connectomes: Sequence[Connectome]) -> None:
             raise DataError.at(f"connectomes[{i}].groups", "differ from brain 0's; a batch needs the same region groups")
 
 
-def estimate_bytes(connectome: Connectome, micro: Microcircuit, n_brains: int = 1, delays: bool = False) -> dict[str, int]:
+def estimate_bytes(
+    connectome: Connectome, micro: Microcircuit, n_brains: int = 1, delays: bool = False, static_index: bool = False
+) -> dict[str, int]:
     """Memory a batch will need, from expected synapse counts (before anything is drawn).
+
+    :param static_index: include the fixed-shape propagation table (used on CUDA).
 
     :returns: ``{"host": bytes of numpy scratch while drawing, "device": bytes of tensors}``.
     """
@@ -323,7 +329,8 @@ def estimate_bytes(connectome: Connectome, micro: Microcircuit, n_brains: int = 
     e = (internal + between) * 1.05 + 64  # a few sigma above the mean
     n = connectome.n_regions * micro.neurons_per_region
     per_syn = 4 + 4 + 4 + (4 if delays else 0)  # pre, post, weight, delay
-    per_syn += 2 * 4 * 1.5  # propagation index (padded rows, ~1.5x E)
+    if static_index:
+        per_syn += 2 * 4 * 3  # the fixed-shape propagation table (rows padded to the widest, ~3x)
     device = n_brains * (e * per_syn + n * 64)
     # The largest dense scratch block and the int64 key arrays while sampling one brain.
     host = e * 8 * 6 + _DENSE_CHUNK * 9
@@ -369,7 +376,7 @@ def build_batch(
     if not (math.isfinite(dt) and dt > 0):
         raise ConfigError.at("dt", f"must be a positive number of ms, got {dt}")
     dev = resolve_device(device)
-    est = estimate_bytes(connectomes[0], micro, len(connectomes), delays is not None)
+    est = estimate_bytes(connectomes[0], micro, len(connectomes), delays is not None, dev.type != "cpu")
     _check_memory(est, dev)
     first = connectomes[0]
     n = first.n_regions * micro.neurons_per_region

@@ -25,7 +25,12 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+#: Per-neuron state tensors by name.
 State = dict[str, torch.Tensor]
+#: Per-neuron constant tensors by name.
+Const = Mapping[str, torch.Tensor]
+#: What ``advance`` returns: potential before reset, spikes (float 0/1), new state.
+Advanced = tuple[torch.Tensor, torch.Tensor, State]
 
 
 @runtime_checkable
@@ -50,11 +55,11 @@ class Dynamics(Protocol):
         """The initial state from ``u ~ Uniform(0, 1)`` ``(N,)`` float64 (one draw per neuron)."""
         ...
 
-    def advance(self, s: State, c: Mapping[str, torch.Tensor], bg: torch.Tensor, ext: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, State]:
+    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
         """Steps 1-7; returns ``(v before reset, spikes as float 0/1, new state)``."""
         ...
 
-    def receive(self, s: State, c: Mapping[str, torch.Tensor], syn: torch.Tensor) -> State:
+    def receive(self, s: State, c: Const, syn: torch.Tensor) -> State:
         """Steps 9-10 with the recurrent input ``syn`` (mV)."""
         ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ import torch
 
 log = logging.getLogger(__name__)
 
+#: CPU kernels over fewer elements than this run on one thread.
+_PARALLEL_MIN = 1 << 18
 #: Compiled kernels of this process, by key.
 _CACHE: dict[Hashable, Callable[..., Any]] = {}
 
@@ -104,13 +107,15 @@ def fuse(
 
 
 def _compile(fn: Callable[..., None], args: Sequence[torch.Tensor]) -> Callable[..., Any]:
-    from torch._inductor import config as inductor_config
-    from torch._inductor.compile_fx import compile_fx
-    from torch.fx.experimental.proxy_tensor import make_fx
+    with warnings.catch_warnings():  # the compiler stack imports deprecated modules
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch._inductor import config as inductor_config
+        from torch._inductor.compile_fx import compile_fx
+        from torch.fx.experimental.proxy_tensor import make_fx
 
     gm = make_fx(fn)(*_clone(args))
     patch: dict[str, Any] = {}
-    if args and args[0].device.type == "cpu":
+    if args and args[0].device.type == "cpu" and args[0].numel() < _PARALLEL_MIN:
         # One thread: at these sizes OpenMP's fork/join costs more than it
         # saves, and it stalls badly when other processes share the cores.
         patch["cpp.threads"] = 1

@@ -38,9 +38,9 @@ int64_t encephagen_propagate(const uint8_t *spikes, int64_t n, const int64_t *ro
                              float *ring, int64_t width, int64_t slots, int64_t t, int32_t *counts)
 {
     int64_t k = 0;
-    int64_t i = 0;
-    float *base = ring + (t % slots) * width;
-    while (i < n) {
+    int64_t now = t % slots;
+    float *base = ring + now * width;
+    for (int64_t i = 0; i < n; ) {
         if (i + 8 <= n) {
             uint64_t word;
             memcpy(&word, spikes + i, 8);
@@ -51,8 +51,11 @@ int64_t encephagen_propagate(const uint8_t *spikes, int64_t n, const int64_t *ro
             counts[i]++;
             int64_t e1 = row_ptr[i + 1];
             if (delay) {
-                for (int64_t e = row_ptr[i]; e < e1; e++)
-                    ring[((t + delay[e]) % slots) * width + post[e]] += weight[e];
+                for (int64_t e = row_ptr[i]; e < e1; e++) {
+                    int64_t slot = now + delay[e];   /* delay < slots, so one wrap at most */
+                    if (slot >= slots) slot -= slots;
+                    ring[slot * width + post[e]] += weight[e];
+                }
             } else {
                 for (int64_t e = row_ptr[i]; e < e1; e++)
                     base[post[e]] += weight[e];

@@ -25,9 +25,7 @@ external input) is checked once at the end of every :meth:`Brain.run`.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -36,6 +34,7 @@ import torch
 
 from encephagen.engine.dynamics import Dynamics, poisson_thresholds
 from encephagen.engine.kernels import Fused, fuse
+from encephagen.engine.memory import available_bytes, format_bytes
 from encephagen.engine.native import library as native_library
 from encephagen.engine.network import Network
 from encephagen.errors import ConfigError, DataError, EncephagenError
@@ -57,6 +56,10 @@ class SimulationError(EncephagenError):
 External = torch.Tensor | float | Callable[[int], "torch.Tensor | None"] | None
 
 
+def _indices(x: Any) -> tuple[int, ...] | None:
+    return None if x is None else tuple(int(i) for i in x)
+
+
 @attrs.frozen
 class Record:
     """What :meth:`Brain.run` records (all accumulated on the device).
@@ -70,7 +73,7 @@ class Record:
 
     window: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0)))
     neurons: bool = False
-    raster: Sequence[int] | None = attrs.field(default=None, converter=lambda x: None if x is None else tuple(int(i) for i in x))
+    raster: Sequence[int] | None = attrs.field(default=None, converter=_indices)
 
 
 @attrs.frozen(eq=False)
@@ -156,10 +159,7 @@ class _Noise:
     (t+1) * h - 1`` of its bit generator (``h = ceil(n/2)``): each draw is
     split into two 32-bit halves, one per neuron, of which the low 24 bits
     are kept. The mapping does not depend on how steps are split into runs.
-    A worker thread draws the next chunk while the current one is used
-    (numpy releases the GIL while it draws and converts); chunks are drawn
-    in order, so the numbers do not depend on timing. On CUDA each brain
-    has a ``torch.Generator`` seeded from its numpy generator.
+    On CUDA each brain has a ``torch.Generator`` seeded from its numpy generator.
     """
 
     def __init__(self, rngs: Sequence[np.random.Generator], n: int, device: torch.device) -> None:
@@ -175,8 +175,6 @@ class _Noise:
                 self.gens.append(g)
         self.buf: torch.Tensor | None = None
         self.pos = 0
-        self._pool: ThreadPoolExecutor | None = None
-        self._next: Future[np.ndarray] | None = None
 
     def _draw(self) -> np.ndarray:
         s, n = self.chunk_steps, self.n
@@ -189,13 +187,7 @@ class _Noise:
 
     def _fill(self) -> None:
         if self.bits:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encephagen-noise")
-                self._next = self._pool.submit(self._draw)
-            assert self._next is not None
-            chunk = self._next.result()
-            self._next = self._pool.submit(self._draw)
-            self.buf = torch.from_numpy(chunk)
+            self.buf = torch.from_numpy(self._draw())
         else:
             buf = torch.empty((self.chunk_steps, self.b * self.n), dtype=torch.float32, device=self.device)
             for b, g in enumerate(self.gens):
@@ -211,12 +203,6 @@ class _Noise:
         row = self.buf[self.pos]
         self.pos += 1
         return row
-
-    def close(self) -> None:
-        """Stop the worker thread (the drawn-ahead chunk is discarded with it)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
 
 
 def _poisson_count(u: torch.Tensor, thresholds: Sequence[float], table: torch.Tensor | None = None) -> torch.Tensor:
@@ -339,7 +325,9 @@ class _CpuPropagation:
 class _NativePropagation:
     """The same walk as :class:`_CpuPropagation` in one C loop (:mod:`encephagen.engine.native`)."""
 
-    def __init__(self, net: Network, slots: int, counts: torch.Tensor, zu8: torch.Tensor, ring: torch.Tensor, lib: Any) -> None:
+    def __init__(
+        self, net: Network, slots: int, counts: torch.Tensor, zu8: torch.Tensor, ring: torch.Tensor, lib: Any
+    ) -> None:
         self.net, self.slots, self.width = net, slots, net.n_neurons + 1
         self.fn = lib.encephagen_propagate
         self._keep = (net.row_ptr.contiguous(), net.post.contiguous(), None if net.delay is None else net.delay.contiguous())
@@ -356,7 +344,8 @@ class _NativePropagation:
         """Count the spikes and add their outgoing weights into the ring at step ``t``."""
         w = self.net.weight
         if w is not self._w:
-            if w.dtype != torch.float32 or not w.is_contiguous() or w.device.type != "cpu" or w.numel() != self.net.n_synapses:
+            usable = w.dtype == torch.float32 and w.is_contiguous() and w.device.type == "cpu"
+            if not usable or w.numel() != self.net.n_synapses:
                 raise ConfigError.at("network.weight", "must stay a contiguous float32 CPU tensor of one weight per synapse")
             self._w, self._w_ptr = w, w.data_ptr()
         self.fn(*self.head, self._w_ptr, self.delay_ptr, self.ring_ptr, self.width, self.slots, t, self.counts_ptr)
@@ -407,6 +396,22 @@ class _StaticPropagation:
 # -- the brain ---------------------------------------------------------------------------
 
 
+def _check_structure(net: Network) -> None:
+    """The synapse layout the propagation relies on (indices in range, CSR consistent)."""
+    n, e = net.n_neurons, net.n_synapses
+    rp = net.row_ptr
+    if rp.shape != (n + 1,) or int(rp[0]) != 0 or int(rp[-1]) != e or bool((rp[1:] < rp[:-1]).any()):
+        raise DataError.at("network.row_ptr", f"must be non-decreasing from 0 to {e} with {n + 1} entries")
+    for name in ("pre", "post"):
+        x = getattr(net, name)
+        if x.shape != (e,) or (e and (int(x.min()) < 0 or int(x.max()) >= n)):
+            raise DataError.at(f"network.{name}", f"must hold {e} neuron indices in 0..{n - 1}")
+    if net.weight.shape != (e,) or net.weight.dtype != torch.float32:
+        raise DataError.at("network.weight", f"must be float32 of shape ({e},)")
+    if net.delay is not None and (net.delay.shape != (e,) or (e and int(net.delay.min()) < 0)):
+        raise DataError.at("network.delay", f"must hold {e} non-negative step counts")
+
+
 def _generators(rngs: np.random.Generator | Sequence[np.random.Generator], b: int) -> list[np.random.Generator]:
     if isinstance(rngs, np.random.Generator):
         rngs = [rngs]
@@ -454,6 +459,7 @@ class Brain:
             raise ConfigError.at("brain.neuron", f"{type(network.neuron).__name__} has no dynamics(network) method")
         if compile not in (True, False, "auto"):
             raise ConfigError.at("compile", f"must be true, false or 'auto', got {compile!r}")
+        _check_structure(network)
         self.network = network
         self.device = network.device
         rngs = _generators(rngs, network.n_brains)
@@ -465,9 +471,15 @@ class Brain:
         self.const = dict(self.dyn.const)
         self.thresholds = poisson_thresholds(self.dyn.bg_rate)
         self.noise = _Noise(rngs, n, self.device) if self.thresholds else None
-        if self.noise is not None:
-            weakref.finalize(self, self.noise.close)
         self.slots = network.max_delay + 1
+        need = 4 * (self.slots * (N + 1) + (len(self.dyn.state_names) + 8) * N)
+        have = available_bytes(self.device)
+        if have is not None and need > have:
+            raise ConfigError.at(
+                "brain", f"the simulation state needs {format_bytes(need)} of {self.device.type} memory "
+                f"({self.slots} delay slots x {N} neurons) but only {format_bytes(have)} is available; "
+                "lower neurons_per_region or batch, or raise the conduction velocity",
+            )
         self.ring = torch.zeros(self.slots, N + 1, dtype=torch.float32, device=self.device)
         self.ring_flat = self.ring.view(-1)
         self._syn_views = [self.ring[k][:N] for k in range(self.slots)]
@@ -500,6 +512,7 @@ class Brain:
         self._peak = torch.zeros((), dtype=torch.int64, device=self.device)
         self._compile = compile
         self._kernels: dict[str, Fused] = {}
+        self._broken = ""
 
     # -- kernels ----------------------------------------------------------------------
     def _args(self, rnd: torch.Tensor, ext: torch.Tensor, syn: torch.Tensor) -> list[torch.Tensor]:
@@ -520,7 +533,8 @@ class Brain:
             if mode == "auto" and self.n_neurons < AUTO_COMPILE_NEURONS:
                 mode = False
             args = self._args(self.idle_rnd, self.zeros, self.zeros)
-            eager = _make_step(self.dyn, self.thresholds, rec, adv, bool(learn), eager=True, device=self.device, n_neurons=self.n_neurons)
+            eager = _make_step(self.dyn, self.thresholds, rec, adv, bool(learn), eager=True,
+                               device=self.device, n_neurons=self.n_neurons)
             if mode is False:
                 self._kernels[name] = Fused(eager, compiled=False, reason="compilation switched off")
             else:
@@ -547,12 +561,14 @@ class Brain:
                 raise DataError.at(where, f"must be finite, got {x}")
             return torch.full((N,), float(x), dtype=torch.float32, device=self.device)
         if not isinstance(x, torch.Tensor):
-            raise DataError.at(where, f"must be a tensor of shape ({N},) in mV per step, a number, or a callable; got {type(x).__name__}")
+            raise DataError.at(
+                where, f"must be a tensor of shape ({N},) in mV per step, a number, or a callable; got {type(x).__name__}"
+            )
         if x.shape == (n,) and N != n:
             x = x.repeat(self.network.n_brains)
         if x.shape != (N,):
             raise DataError.at(where, f"must have shape ({N},) (or ({n},) for every brain), got {tuple(x.shape)}")
-        x = x.to(device=self.device, dtype=torch.float32)
+        x = x.to(device=self.device, dtype=torch.float32).contiguous()
         if any(x.untyped_storage().data_ptr() == t.untyped_storage().data_ptr() for t in self.state.values()):
             x = x.clone()  # never alias the state the kernel writes
         return x
@@ -582,6 +598,11 @@ class Brain:
         :param check: raise :class:`SimulationError` if the run left an unhealthy state.
         :returns: the counts, with :class:`Health`.
         """
+        if self._broken:
+            raise SimulationError.at(
+                "simulation", f"a previous run of this brain was interrupted ({self._broken}); its state is "
+                "mid-step, so build a new Brain",
+            )
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ConfigError.at("steps", f"must be a non-negative integer, got {steps!r}")
         if learner is not None and not callable(getattr(learner, "on_step", None)):
@@ -624,8 +645,13 @@ class Brain:
         if steps:
             suffix = "+learn" if learner is not None else ""
             kernels = (self.kernel("first" + suffix).fn, self.kernel("step" + suffix).fn, self.kernel("last").fn)
-            with torch.no_grad():
-                self._loop(steps, kernels, fixed, schedule, learner, window, flush, raster, raster_index, ext_sum)
+            try:
+                with torch.no_grad():
+                    self._loop(steps, kernels, fixed, schedule, learner, window, flush, raster, raster_index, ext_sum)
+            except BaseException as exc:
+                # A step may be half done (input pending in the ring buffer): refuse to go on from here.
+                self._broken = f"{type(exc).__name__} at step {self.t}"
+                raise
         health = self.health(ext_sum)
         rec = Recording(
             steps=steps,

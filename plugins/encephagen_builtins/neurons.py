@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import attrs
 import torch
 
-from encephagen.engine.dynamics import State
+from encephagen.engine.dynamics import Advanced, Const, State
 from encephagen.errors import ConfigError, DataError
 
 
@@ -107,7 +107,8 @@ class LIF:
         ``nu_thr = v_thr / (j_eff * c_e * tau_m)`` (Brunel's calibration);
         0 switches the background off.
     :ivar tau_m_groups: region group -> its own ``tau_m`` (ms); a neuron in
-        several listed groups takes the value of the group whose name sorts last.
+        several listed groups takes the value of the group whose name sorts
+        last. The background calibration keeps using the base ``tau_m``.
     """
 
     name: ClassVar[str] = "lif"
@@ -183,7 +184,9 @@ class LIFDynamics:
             self.k_m: float | None = None
         else:
             self.k_m = dt / model.tau_m
-        self.key: Hashable = (type(self).__qualname__, self.v_thr, self.v_reset, self.n_ref, self.d_syn, self.d_nmda, self.k_m)
+        self.key: Hashable = (
+            type(self).__qualname__, self.v_thr, self.v_reset, self.n_ref, self.d_syn, self.d_nmda, self.k_m
+        )
 
     def init_state(self, u: torch.Tensor) -> State:
         """``v ~ Uniform(0, v_thr)``, everything else 0."""
@@ -191,7 +194,9 @@ class LIFDynamics:
         z = torch.zeros_like(v)
         return {"v": v, "i_syn": z.clone(), "i_nmda": z.clone(), "refrac": z.clone()}
 
-    def _integrate(self, s: State, c: Mapping[str, torch.Tensor], bg: torch.Tensor, ext: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _integrate(
+        self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Steps 1-4: the new ``i_syn``, ``v`` and the non-refractory mask."""
         i_syn = s["i_syn"] + bg
         if ext is not None:
@@ -208,14 +213,14 @@ class LIFDynamics:
         refrac = torch.clamp(torch.where(spike, self.n_ref, refrac) - 1.0, min=0.0)
         return v_new, refrac
 
-    def advance(self, s: State, c: Mapping[str, torch.Tensor], bg: torch.Tensor, ext: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, State]:
+    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
         """Steps 1-7 (see the module docstring)."""
         i_syn, v, free = self._integrate(s, c, bg, ext)
         spike = (v >= self.v_thr) & free
         v_new, refrac = self._reset(v, spike, s["refrac"])
         return v, spike.to(torch.float32), {"v": v_new, "i_syn": i_syn, "i_nmda": s["i_nmda"], "refrac": refrac}
 
-    def receive(self, s: State, c: Mapping[str, torch.Tensor], syn: torch.Tensor) -> State:
+    def receive(self, s: State, c: Const, syn: torch.Tensor) -> State:
         """Steps 9-10."""
         out = dict(s)
         out["i_syn"] = s["i_syn"] * self.d_syn + syn
@@ -275,7 +280,7 @@ class ALIFDynamics(LIFDynamics):
         s["a"] = torch.zeros_like(s["v"])
         return s
 
-    def advance(self, s: State, c: Mapping[str, torch.Tensor], bg: torch.Tensor, ext: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, State]:
+    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
         """Steps 1-7 with threshold ``v_thr + beta * a``, then ``a = rho * a + spike``."""
         i_syn, v, free = self._integrate(s, c, bg, ext)
         spike = (v >= self.v_thr + self.beta * s["a"]) & free
