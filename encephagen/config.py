@@ -97,8 +97,8 @@ class Brain:
     """
 
     neuron: Annotated[Any, Kind("neuron_model")]
-    microcircuit: Any
-    delays: Any = None
+    microcircuit: Any = attrs.field(metadata={"type": "Microcircuit (keys below)"})
+    delays: Any = attrs.field(default=None, metadata={"type": "Delays (see `brain.delays`) or null"})
     device: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cpu", "cuda")))
 
 
@@ -126,7 +126,7 @@ class Study:
     protocol: list[Annotated[Any, Kind("task")]] = attrs.field(validator=attrs.validators.min_len(1))
     replicates: int = attrs.field(default=10, validator=_positive_int)
     seed: int = attrs.field(default=0, validator=_non_negative_int)
-    brain: Brain = attrs.field(default=None)
+    brain: Brain = attrs.field(default=None, metadata={"type": "Brain (see `brain`)", "default": "all defaults"})
     learning_rule: Annotated[Any, Kind("learning_rule")] | None = None
     reference: str | None = None
     alpha: float = attrs.field(default=0.05, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])

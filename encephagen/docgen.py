@@ -79,7 +79,9 @@ def fields_table(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
         if a.name in skip:
             continue
         desc = docs.get(a.name, "").replace("|", "\\|")
-        rows.append(f"| `{a.name}` | {_type_name(hints.get(a.name, a.type))} | {_default(a)} | {desc} |")
+        kind = a.metadata.get("type") or _type_name(hints.get(a.name, a.type))
+        default = a.metadata.get("default") or _default(a)
+        rows.append(f"| `{a.name}` | {kind} | {default} | {desc} |")
     return rows
 
 

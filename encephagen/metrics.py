@@ -331,6 +331,7 @@ def effective_dimensionality(X: np.ndarray) -> float:
     gram = xc @ xc.T
     if float(np.trace(gram)) <= _roundoff(x):
         return 0.0
+    gram = gram / np.abs(gram).max()  # the ratio is scale-free; this keeps tiny values from underflowing
     frob2 = float(np.sum(gram * gram))
     return float(np.trace(gram) ** 2 / frob2)
 
