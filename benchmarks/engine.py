@@ -9,11 +9,18 @@ Prints one JSON line per case::
 Cases: ``reference-plain`` (96 regions x 200 neurons, no learning),
 ``reference-eager`` (the same without the compiled neuron update),
 ``reference-delays`` (conduction delays from tract lengths at 3 mm/ms),
-``reference-eprop`` (the e-prop rule attached, if installed), ``npr500``
-(500 neurons per region) and ``batch10`` (10 reference brains in one pass).
+``reference-eprop`` (the e-prop rule attached), ``reference-eprop-delays``
+(both), ``reference-stdp3`` and ``reference-hebbian`` (those rules attached;
+the Hebbian rule counts spikes in an open CS window), ``npr500`` (500 neurons per region) and
+``batch10`` (10 reference brains in one pass).
 Each case runs in its own process so that ``peak_rss_mb`` is its own.
 Rates are measured over the timed steps, after ``--warmup`` steps (which
 include compiling the neuron update; ``compile_s`` reports that part).
+
+Memory: ``bytes_per_synapse`` is the network's synapse arrays and indices
+(``network_bytes_per_synapse``) plus the learner's per-synapse arrays
+(``learner_bytes_per_synapse``); the learner's per-neuron buffers, divided
+by the synapse count, are reported apart (``learner_per_neuron_bytes_per_synapse``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,12 @@ from typing import Any
 import numpy as np
 import torch
 
-CASES = ("reference-plain", "reference-eager", "reference-delays", "reference-eprop", "npr500", "batch10")
+CASES = ("reference-plain", "reference-eager", "reference-delays", "reference-eprop", "reference-eprop-delays",
+         "reference-stdp3", "reference-hebbian", "npr500", "batch10")
+
+#: Cases with a learning rule attached: case -> the rule's class in encephagen_builtins.learning_rules.
+RULES = {"reference-eprop": "EProp", "reference-eprop-delays": "EProp", "reference-stdp3": "ThreeFactorSTDP",
+         "reference-hebbian": "Hebbian"}
 
 
 def reference_connectome() -> Any:
@@ -71,15 +83,12 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
     connectome = reference_connectome()
     micro = Microcircuit(neurons_per_region=500) if case == "npr500" else Microcircuit()
     n_brains = 10 if case == "batch10" else 1
-    delays = Delays(source="tract_lengths") if case == "reference-delays" else None
+    delays = Delays(source="tract_lengths") if case in ("reference-delays", "reference-eprop-delays") else None
     learner_rule = None
-    if case == "reference-eprop":
-        try:
-            from encephagen_builtins.learning_rules import EProp
-        except ImportError as exc:
-            print(f"# {case}: skipped, the e-prop rule is not available ({exc})", file=sys.stderr)
-            return None
-        learner_rule = EProp()
+    if case in RULES:
+        import encephagen_builtins.learning_rules as rules
+
+        learner_rule = getattr(rules, RULES[case])()
     t0 = time.perf_counter()
     net = build_batch(
         [connectome] * n_brains, micro, [np.random.default_rng(s) for s in range(n_brains)], LIF(),
@@ -88,6 +97,8 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
     build_s = time.perf_counter() - t0
     brain = Brain(net, [np.random.default_rng(100 + s) for s in range(n_brains)], compile=case != "reference-eager")
     learner = learner_rule.bind(net) if learner_rule is not None else None
+    if hasattr(learner, "begin_window"):  # the Hebbian rule counts spikes inside a window
+        learner.begin_window("cs")
     t0 = time.perf_counter()
     brain.run(warmup, learner=learner)
     warm_s = time.perf_counter() - t0
@@ -101,6 +112,8 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
     counts = rec.neuron_counts.to("cpu", torch.float64).view(-1)
     exc = net.excitatory.to("cpu")
     hz = 1000.0 / (float(net.dt) * steps)
+    e = max(1, net.n_synapses)
+    learner_bytes = learner.state_bytes() if learner is not None else {"per_synapse": 0, "per_neuron": 0}
     return {
         "case": case,
         "build_s": round(build_s, 4),
@@ -112,7 +125,10 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
         "synapses": net.n_synapses,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device": str(net.device),
-        "bytes_per_synapse": round(net.bytes_per_synapse(), 2),
+        "bytes_per_synapse": round(net.bytes_per_synapse() + learner_bytes["per_synapse"] / e, 2),
+        "network_bytes_per_synapse": round(net.bytes_per_synapse(), 2),
+        "learner_bytes_per_synapse": round(learner_bytes["per_synapse"] / e, 2),
+        "learner_per_neuron_bytes_per_synapse": round(learner_bytes["per_neuron"] / e, 2),
         "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if net.device.type == "cuda" else None,
         "compiled": brain.compiled,
         "compile_s": round(brain.compile_seconds, 2),

@@ -38,10 +38,10 @@ def reference_sized(n: int = 19_200, e: int = 1_290_000, seed: int = 0, device: 
     weight = torch.where(exc[pre], 2.0, -2.0).float()
     net = Network(
         n_brains=1, regions_per_brain=n // 200, neurons_per_region=200,
-        pre=pre.int(), post=post.int(), weight=weight, row_ptr=row_ptr, excitatory=exc,
+        post=post.int(), weight=weight, row_ptr=row_ptr, excitatory=exc,
         groups={"amygdala": (0, 1)}, neuron=StandInNeuron(beta=1.0, tau_a=200.0), dt=0.1,
     )
-    return attrs.evolve(net, **{k: getattr(net, k).to(device) for k in ("pre", "post", "weight", "row_ptr", "excitatory")})
+    return attrs.evolve(net, **{k: getattr(net, k).to(device) for k in ("post", "weight", "row_ptr", "excitatory")})
 
 
 def activity(net: Network, pool: int, spikes_per_step: float, seed: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -86,9 +86,10 @@ def time_learner(rule, net: Network, acts, steps: int, trial: int = 500) -> tupl
 
 
 def time_naive(net: Network, acts, steps: int) -> float:
-    """Seconds per step of the unfused per-step update ``e = kappa e + (1-kappa) psi[post] z_bar[pre]``."""
+    """Seconds per step of the unfused per-step update ``e = kappa e + (1-kappa) psi[post] z_bar[pre]``
+    (with a stored presynaptic index, as the published implementation had)."""
     alpha, kappa, gamma, v_thr = math.exp(-0.1 / 20), math.exp(-0.1 / 50), 0.5, 20.0
-    pre, post = net.pre.long(), net.post.long()
+    pre, post = net.pre_index(), net.post.long()
     z_bar = torch.zeros(net.n_neurons, device=net.device)
     e_filt = torch.zeros(net.n_synapses, device=net.device)
     _sync(net)
@@ -109,6 +110,7 @@ def time_flush_methods(net: Network, acts, block: int) -> list[dict]:
     b = torch.stack([z for _, z in acts[:block]]).cumsum(0).clamp(max=1.0)  # stands in for z_bar(s)
     out = []
     e_filt = torch.zeros(e, device=net.device)
+    pre = net.pre_index().int()  # gather_dot needs a stored index (4 bytes per synapse the network does not keep)
 
     def sampled_addmm() -> None:
         s = torch.sparse_csr_tensor(net.row_ptr, net.post, e_filt, (n, n), check_invariants=False)
@@ -117,7 +119,7 @@ def time_flush_methods(net: Network, acts, block: int) -> list[dict]:
     def gather_dot(chunk: int = 1 << 16) -> None:
         at, bt = a.T.contiguous(), b.T.contiguous()
         for s0 in range(0, e, chunk):
-            p, q = net.pre[s0 : s0 + chunk], net.post[s0 : s0 + chunk]
+            p, q = pre[s0 : s0 + chunk], net.post[s0 : s0 + chunk]
             e_filt[s0 : s0 + chunk] = 0.9 * e_filt[s0 : s0 + chunk] + (bt[p] * at[q]).sum(1)
 
     rule = EProp(block_steps=block)
@@ -159,7 +161,7 @@ def main() -> None:
     net = reference_sized(device=args.device)
     acts = activity(net, 64, args.spikes)
     naive = min(time_naive(net, acts, args.naive_steps) for _ in range(args.repeat))
-    network_bytes = sum(getattr(net, k).element_size() for k in ("pre", "post", "weight"))
+    network_bytes = net.bytes_per_synapse()  # post, weight and row_ptr
     rules = {
         "eprop": EProp(),
         "eprop[snapshot_precision=half]": EProp(snapshot_precision="half"),
@@ -181,6 +183,7 @@ def main() -> None:
             "speedup_vs_naive": round(naive / sec, 1),
             "learner_bytes_per_synapse": round(mem["per_synapse"] / e, 2),
             "learner_per_neuron_bytes_per_synapse": round(mem["per_neuron"] / e, 2),
+            "network_bytes_per_synapse": round(network_bytes, 2),
             "total_bytes_per_synapse": round(network_bytes + (mem["per_synapse"] + mem["per_neuron"]) / e, 2),
             "E": e, "N": net.n_neurons, "spikes_per_step": args.spikes, "threads": torch.get_num_threads(),
             "device": str(net.device),

@@ -32,7 +32,7 @@ import torch
 
 from encephagen.connectome import Connectome
 from encephagen.engine.memory import available_bytes, format_bytes, resolve_device
-from encephagen.engine.network import Network
+from encephagen.engine.network import Network, delay_dtype
 from encephagen.errors import ConfigError, DataError
 
 #: Edges whose connection probability is below this are skipped (spec section 2).
@@ -328,7 +328,7 @@ def estimate_bytes(
     internal, between = micro.expected_synapses(connectome)
     e = (internal + between) * 1.05 + 64  # a few sigma above the mean
     n = connectome.n_regions * micro.neurons_per_region
-    per_syn = 4 + 4 + 4 + (4 if delays else 0)  # pre, post, weight, delay
+    per_syn = 4 + 4 + (4 if delays else 0)  # post, weight, delay (int32 at most; usually narrower)
     if static_index:
         per_syn += 2 * 4 * 3  # the fixed-shape propagation table (rows padded to the widest, ~3x)
     device = n_brains * (e * per_syn + n * 64)
@@ -384,24 +384,22 @@ def build_batch(
     for c, rng in zip(connectomes, rngs):
         steps = delays.steps(c, dt) if delays is not None else None
         parts.append(sample_synapses(c, micro, rng, steps))
-    counts = [s.pre.size for s in parts]
-    offsets = np.repeat(np.arange(len(parts), dtype=np.int64) * n, counts)
-    pre = np.concatenate([s.pre for s in parts]) + offsets
-    post = np.concatenate([s.post for s in parts]) + offsets
+    post = np.concatenate([(s.post + b * n).astype(np.int32) for b, s in enumerate(parts)])
     weight = np.concatenate([s.weight for s in parts])
     n_total = n * len(parts)
     row_ptr = np.zeros(n_total + 1, np.int64)
-    np.cumsum(np.bincount(pre, minlength=n_total), out=row_ptr[1:])
+    np.cumsum(np.concatenate([np.bincount(s.pre, minlength=n) for s in parts]), out=row_ptr[1:])
     exc = (np.arange(n_total) % micro.neurons_per_region) < micro.n_exc
     delay = None
     if delays is not None:
-        delay = torch.from_numpy(np.concatenate([s.delay for s in parts]).astype(np.int32)).to(dev)
+        steps_all = np.concatenate([s.delay for s in parts])
+        dtype = delay_dtype(int(steps_all.max(initial=0)))
+        delay = torch.from_numpy(steps_all).to(dtype).to(dev)
     return Network(
         n_brains=len(parts),
         regions_per_brain=first.n_regions,
         neurons_per_region=micro.neurons_per_region,
-        pre=torch.from_numpy(pre.astype(np.int32)).to(dev),
-        post=torch.from_numpy(post.astype(np.int32)).to(dev),
+        post=torch.from_numpy(post).to(dev),
         weight=torch.from_numpy(weight).to(dev),
         row_ptr=torch.from_numpy(row_ptr).to(dev),
         excitatory=torch.from_numpy(exc).to(dev),

@@ -30,12 +30,24 @@ SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
 
+/* One row's delayed targets, for a delay array of element type T. */
+#define DELAYED_ROW(T) {                                                   \
+        const T *d = (const T *)delay;                                     \
+        for (int64_t e = row_ptr[i]; e < e1; e++) {                        \
+            int64_t slot = now + (int64_t)d[e]; /* delay < slots: one wrap at most */ \
+            if (slot >= slots) slot -= slots;                              \
+            ring[slot * width + post[e]] += weight[e];                     \
+        }                                                                  \
+    }
+
 /* Adds the outgoing weights of every neuron i with spikes[i] != 0 into ring, in CSR order,
    and counts the spike in counts[i]. Target of synapse e: ring[((t + delay[e]) % slots) * width
-   + post[e]] (delay may be NULL: then slot t % slots). Returns the number of spiking neurons. */
+   + post[e]]; delay holds delay_bytes-byte integers (1: uint8, 2: int16, 4: int32), or is NULL:
+   then slot t % slots. Returns the number of spiking neurons. */
 int64_t encephagen_propagate(const uint8_t *spikes, int64_t n, const int64_t *row_ptr,
-                             const int32_t *post, const float *weight, const int32_t *delay,
-                             float *ring, int64_t width, int64_t slots, int64_t t, int32_t *counts)
+                             const int32_t *post, const float *weight, const void *delay,
+                             int64_t delay_bytes, float *ring, int64_t width, int64_t slots,
+                             int64_t t, int32_t *counts)
 {
     int64_t k = 0;
     int64_t now = t % slots;
@@ -50,23 +62,18 @@ int64_t encephagen_propagate(const uint8_t *spikes, int64_t n, const int64_t *ro
             k++;
             counts[i]++;
             int64_t e1 = row_ptr[i + 1];
-            if (delay) {
-                for (int64_t e = row_ptr[i]; e < e1; e++) {
-                    int64_t slot = now + delay[e];   /* delay < slots, so one wrap at most */
-                    if (slot >= slots) slot -= slots;
-                    ring[slot * width + post[e]] += weight[e];
-                }
-            } else {
+            if (!delay) {
                 for (int64_t e = row_ptr[i]; e < e1; e++)
                     base[post[e]] += weight[e];
-            }
+            } else if (delay_bytes == 1) DELAYED_ROW(uint8_t)
+            else if (delay_bytes == 2) DELAYED_ROW(int16_t)
+            else DELAYED_ROW(int32_t)
         }
         i++;
     }
     return k;
 }
 """
-
 _LIB: ctypes.CDLL | None = None
 _TRIED = False
 
@@ -101,8 +108,8 @@ def _build() -> ctypes.CDLL | None:
         fn = dll.encephagen_propagate
         fn.restype = ctypes.c_int64
         fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                       ctypes.c_void_p]
+                       ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                       ctypes.c_int64, ctypes.c_void_p]
         return dll
     return None
 

@@ -6,9 +6,13 @@ has global index ``b * n + k``, and neuron ``k`` of a brain belongs to region
 ``k // neurons_per_region``. ``B = 1`` is the same code path.
 
 Synapses are stored once, in CSR order (sorted by presynaptic neuron, then by
-postsynaptic neuron): ``pre[e] -> post[e]`` with weight ``weight[e]`` (mV
-added to the target's synaptic current per presynaptic spike). Per-synapse
-learning state lives in arrays of length ``E`` in this same order.
+postsynaptic neuron): the synapses of neuron ``i`` are ``row_ptr[i]:row_ptr[i+1]``,
+synapse ``e`` goes to ``post[e]`` with weight ``weight[e]`` (mV added to the
+target's synaptic current per presynaptic spike). The presynaptic neuron of
+each synapse is not stored (it is implied by ``row_ptr``, and would cost 4
+bytes per synapse); :meth:`Network.pre_index` expands it when a tool needs
+it. Per-synapse learning state lives in arrays of length ``E`` in this same
+order.
 """
 
 from __future__ import annotations
@@ -20,6 +24,21 @@ import attrs
 import torch
 
 
+def delay_dtype(longest: int) -> torch.dtype:
+    """The narrowest integer dtype (uint8, int16, int32) for delays of up to ``longest`` steps."""
+    if longest <= torch.iinfo(torch.uint8).max:
+        return torch.uint8
+    if longest <= torch.iinfo(torch.int16).max:
+        return torch.int16
+    if longest <= torch.iinfo(torch.int32).max:
+        return torch.int32
+    raise ValueError(f"a delay of {longest} steps does not fit in int32")
+
+
+#: dtypes a delay array may have (the propagation kernels read these).
+DELAY_DTYPES = (torch.uint8, torch.int16, torch.int32)
+
+
 @attrs.define(eq=False)
 class Network:
     """B brains as one block-diagonal sparse network.
@@ -27,7 +46,6 @@ class Network:
     :ivar n_brains: ``B``.
     :ivar regions_per_brain: regions ``R`` of the connectome.
     :ivar neurons_per_region: ``npr``.
-    :ivar pre: int32 ``(E,)`` global presynaptic index, non-decreasing.
     :ivar post: int32 ``(E,)`` global postsynaptic index.
     :ivar weight: float32 ``(E,)`` mV per spike; learning rules update it in place.
     :ivar row_ptr: int64 ``(N + 1,)``; synapses of neuron ``i`` are
@@ -38,15 +56,15 @@ class Network:
     :ivar dt: step in ms.
     :ivar microcircuit: the :class:`~encephagen.engine.build.Microcircuit`
         it was built with (``None`` for a hand-made network).
-    :ivar delay: int32 ``(E,)`` conduction delay of every synapse in steps,
-        or ``None`` for no delays.
+    :ivar delay: ``(E,)`` conduction delay of every synapse in steps, in the
+        narrowest of uint8, int16 and int32 that holds the longest (see
+        :func:`delay_dtype`), or ``None`` for no delays.
     :ivar n_internal: synapses within regions, per brain (the rest are between regions).
     """
 
     n_brains: int
     regions_per_brain: int
     neurons_per_region: int
-    pre: torch.Tensor
     post: torch.Tensor
     weight: torch.Tensor
     row_ptr: torch.Tensor
@@ -72,7 +90,7 @@ class Network:
     @property
     def n_synapses(self) -> int:
         """``E``."""
-        return int(self.pre.numel())
+        return int(self.post.numel())
 
     @property
     def device(self) -> torch.device:
@@ -89,13 +107,13 @@ class Network:
         return int(self._cache["max_delay"])
 
     def memory_bytes(self) -> dict[str, int]:
-        """Bytes held per part: ``synapses`` (pre, post, weight, delay), ``index``
+        """Bytes held per part: ``synapses`` (post, weight, delay), ``index``
         (CSR row pointers and the engine's propagation index, once built) and ``neurons``."""
         from encephagen.engine.memory import tensor_bytes
 
         index = tensor_bytes(self.row_ptr) + sum(tensor_bytes(t) for t in self._cache.get("propagation", ()))
         return {
-            "synapses": tensor_bytes(self.pre, self.post, self.weight, self.delay),
+            "synapses": tensor_bytes(self.post, self.weight, self.delay),
             "index": index,
             "neurons": tensor_bytes(self.excitatory),
         }
@@ -104,6 +122,18 @@ class Network:
         """Bytes of synapse storage and indices per synapse (neuron state excluded)."""
         m = self.memory_bytes()
         return (m["synapses"] + m["index"]) / max(1, self.n_synapses)
+
+    def pre_index(self) -> torch.Tensor:
+        """int64 ``(E,)``: the presynaptic neuron of every synapse, expanded from ``row_ptr``.
+
+        Allocates ``8 * E`` bytes on every call (the network does not keep
+        it): meant for tests and tools. Passes over the synapses should
+        expand one row-aligned chunk at a time instead (as the built-in
+        learning rules do).
+        """
+        degree = self.row_ptr[1:] - self.row_ptr[:-1]
+        rows = torch.arange(self.n_neurons, device=self.device)
+        return torch.repeat_interleave(rows, degree, output_size=self.n_synapses)
 
     def region_of(self) -> torch.Tensor:
         """int64 ``(N,)``: region index (within its brain) of every neuron."""

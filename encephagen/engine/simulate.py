@@ -36,7 +36,7 @@ from encephagen.engine.dynamics import Dynamics, poisson_thresholds
 from encephagen.engine.kernels import Fused, fuse
 from encephagen.engine.memory import available_bytes, format_bytes
 from encephagen.engine.native import library as native_library
-from encephagen.engine.network import Network
+from encephagen.engine.network import DELAY_DTYPES, Network
 from encephagen.errors import ConfigError, DataError, EncephagenError
 
 #: Per-neuron int32 spike counts are flushed to int64 at least this often.
@@ -273,8 +273,8 @@ class _CpuPropagation:
         self.net = net
         self.row_ptr = net.row_ptr.numpy()
         self.degree = np.diff(self.row_ptr)
-        self.post = net.post.numpy().astype(np.int64)
-        self.delay = None if net.delay is None else net.delay.numpy().astype(np.int64)
+        self.post = net.post.numpy()
+        self.delay = None if net.delay is None else net.delay.numpy()
         self.width = net.n_neurons + 1
         self.slots = slots
         self.counts = counts.numpy()
@@ -314,9 +314,9 @@ class _CpuPropagation:
         ends = np.cumsum(count)
         ar = self.arange if total <= self.arange.size else np.arange(total, dtype=np.int64)
         idx = np.repeat(start - ends + count, count) + ar[:total]
-        target = self.post[idx]
+        target = self.post[idx].astype(np.int64)
         if self.delay is not None:
-            target = target + ((t + self.delay[idx]) % self.slots) * self.width
+            target += ((t + self.delay[idx].astype(np.int64)) % self.slots) * self.width
         elif self.slots > 1:
             target = target + (t % self.slots) * self.width
         ring_flat.index_add_(0, torch.from_numpy(target), torch.from_numpy(self._weights()[idx]))
@@ -333,6 +333,7 @@ class _NativePropagation:
         self._keep = (net.row_ptr.contiguous(), net.post.contiguous(), None if net.delay is None else net.delay.contiguous())
         self.head = (zu8.data_ptr(), net.n_neurons, self._keep[0].data_ptr(), self._keep[1].data_ptr())
         self.delay_ptr = None if self._keep[2] is None else self._keep[2].data_ptr()
+        self.delay_bytes = 0 if self._keep[2] is None else self._keep[2].element_size()
         self.ring_ptr, self.counts_ptr = ring.data_ptr(), counts.data_ptr()
         self._w: torch.Tensor | None = None
         self._w_ptr = 0
@@ -348,7 +349,8 @@ class _NativePropagation:
             if not usable or w.numel() != self.net.n_synapses:
                 raise ConfigError.at("network.weight", "must stay a contiguous float32 CPU tensor of one weight per synapse")
             self._w, self._w_ptr = w, w.data_ptr()
-        self.fn(*self.head, self._w_ptr, self.delay_ptr, self.ring_ptr, self.width, self.slots, t, self.counts_ptr)
+        self.fn(*self.head, self._w_ptr, self.delay_ptr, self.delay_bytes, self.ring_ptr, self.width, self.slots, t,
+                self.counts_ptr)
 
 
 class _StaticPropagation:
@@ -400,16 +402,18 @@ def _check_structure(net: Network) -> None:
     """The synapse layout the propagation relies on (indices in range, CSR consistent)."""
     n, e = net.n_neurons, net.n_synapses
     rp = net.row_ptr
-    if rp.shape != (n + 1,) or int(rp[0]) != 0 or int(rp[-1]) != e or bool((rp[1:] < rp[:-1]).any()):
-        raise DataError.at("network.row_ptr", f"must be non-decreasing from 0 to {e} with {n + 1} entries")
-    for name in ("pre", "post"):
-        x = getattr(net, name)
-        if x.shape != (e,) or (e and (int(x.min()) < 0 or int(x.max()) >= n)):
-            raise DataError.at(f"network.{name}", f"must hold {e} neuron indices in 0..{n - 1}")
+    if rp.dtype != torch.int64 or rp.shape != (n + 1,) or int(rp[0]) != 0 or bool((rp[1:] < rp[:-1]).any()):
+        raise DataError.at("network.row_ptr", f"must be int64, non-decreasing from 0, with {n + 1} entries")
+    post = net.post
+    if post.dtype != torch.int32 or post.shape != (e,) or (e and (int(post.min()) < 0 or int(post.max()) >= n)):
+        raise DataError.at("network.post", f"must be int32 holding {e} neuron indices in 0..{n - 1}")
+    if int(rp[-1]) != e:
+        raise DataError.at("network.row_ptr", f"must end at the number of synapses ({e}), got {int(rp[-1])}")
     if net.weight.shape != (e,) or net.weight.dtype != torch.float32:
         raise DataError.at("network.weight", f"must be float32 of shape ({e},)")
-    if net.delay is not None and (net.delay.shape != (e,) or (e and int(net.delay.min()) < 0)):
-        raise DataError.at("network.delay", f"must hold {e} non-negative step counts")
+    delay = net.delay
+    if delay is not None and (delay.dtype not in DELAY_DTYPES or delay.shape != (e,) or (e and int(delay.min()) < 0)):
+        raise DataError.at("network.delay", f"must hold {e} non-negative step counts as uint8, int16 or int32")
 
 
 def _generators(rngs: np.random.Generator | Sequence[np.random.Generator], b: int) -> list[np.random.Generator]:

@@ -79,6 +79,9 @@ def network_from_synapses(
 ) -> Network:
     """A :class:`Network` from a synapse list (any order; duplicates are an error).
 
+    The synapses are sorted into CSR order and ``pre`` becomes ``row_ptr``
+    (:meth:`Network.pre_index` expands it again).
+
     :param pre: presynaptic global indices ``(E,)``.
     :param post: postsynaptic global indices ``(E,)``.
     :param weight: mV per spike ``(E,)``.
@@ -102,7 +105,6 @@ def network_from_synapses(
         n_brains=n_brains,
         regions_per_brain=regions_per_brain,
         neurons_per_region=neurons_per_region,
-        pre=torch.from_numpy(pre.astype(np.int32)),
         post=torch.from_numpy(post.astype(np.int32)),
         weight=torch.from_numpy(weight).to(dtype),
         row_ptr=torch.from_numpy(row_ptr),
@@ -157,7 +159,7 @@ def to_device(network: Network, device: str | torch.device) -> Network:
 
 def _tensors(network: Network) -> dict[str, torch.Tensor]:
     """The network's tensor fields (``delay`` only when present)."""
-    names = ("pre", "post", "weight", "row_ptr", "excitatory", "delay")
+    names = ("post", "weight", "row_ptr", "excitatory", "delay")
     return {k: getattr(network, k) for k in names if isinstance(getattr(network, k, None), torch.Tensor)}
 
 
@@ -259,7 +261,7 @@ def check_finite_updates(rule: Any, network: Network, *, teach: Teach | None = N
 def check_absent_synapses_unchanged(rule: Any, network: Network, *, teach: Teach | None = None) -> None:
     """No synapse appears or disappears: the CSR structure is untouched and weights change in place."""
     net = copy_network(network)
-    before = {k: getattr(net, k).clone() for k in ("pre", "post", "row_ptr", "excitatory")}
+    before = {k: getattr(net, k).clone() for k in ("post", "row_ptr", "excitatory")}
     weight = net.weight
     ptr, shape, dtype = weight.data_ptr(), tuple(weight.shape), weight.dtype
     learner = rule.bind(net)

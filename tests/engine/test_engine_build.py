@@ -11,6 +11,7 @@ import torch
 from encephagen.connectome import Connectome
 from encephagen.engine import Delays, Microcircuit, build_batch, build_network
 from encephagen.engine.build import P_MIN, _cells, _skip_diagonal
+from encephagen.engine.network import DELAY_DTYPES, delay_dtype
 from encephagen.errors import ConfigError, DataError
 from encephagen_builtins.neurons import LIF
 
@@ -22,17 +23,43 @@ def _net(c: Connectome, seed: int = 0, **micro: object):
 
 
 def _np(net):
-    return net.pre.numpy().astype(np.int64), net.post.numpy().astype(np.int64), net.weight.numpy()
+    return net.pre_index().numpy(), net.post.numpy().astype(np.int64), net.weight.numpy()
 
 
 def test_layout_is_csr_int32() -> None:
     net = _net(make_connectome(), neurons_per_region=40)
     pre, post, _ = _np(net)
-    assert net.pre.dtype == net.post.dtype == torch.int32 and net.weight.dtype == torch.float32
+    assert not hasattr(net, "pre")  # implied by row_ptr; never stored
+    assert net.post.dtype == torch.int32 and net.weight.dtype == torch.float32
     assert net.row_ptr.dtype == torch.int64 and net.row_ptr.shape == (net.n_neurons + 1,)
     key = pre * net.n_neurons + post
     assert np.all(np.diff(key) > 0)  # sorted by pre then post, no duplicates
     assert np.array_equal(np.diff(net.row_ptr.numpy()), np.bincount(pre, minlength=net.n_neurons))
+
+
+def test_pre_index_expands_row_ptr() -> None:
+    net = _net(make_connectome(), neurons_per_region=20)
+    rp = net.row_ptr.numpy()
+    pre = net.pre_index()
+    assert pre.dtype == torch.int64 and pre.shape == (net.n_synapses,)
+    for i in range(net.n_neurons):  # independent of the expansion: row by row
+        assert np.all(pre.numpy()[rp[i] : rp[i + 1]] == i)
+
+
+def test_delays_use_the_narrowest_dtype() -> None:
+    assert [delay_dtype(x) for x in (0, 255, 256, 32767, 32768, 2**31 - 1)] == [
+        torch.uint8, torch.uint8, torch.int16, torch.int16, torch.int32, torch.int32]
+    with pytest.raises(ValueError, match="int32"):
+        delay_dtype(2**31)
+    c = make_connectome(5, seed=4)
+    micro = Microcircuit(neurons_per_region=10, p_between=0.2, coupling=1.0)
+    for velocity, dtype in ((10.0, torch.uint8), (0.1, torch.int16)):
+        net = build_network(c, micro, np.random.default_rng(0), LIF(), delays=Delays(velocity=velocity, max_ms=5000),
+                            device="cpu")
+        assert net.delay.dtype == dtype == delay_dtype(net.max_delay) and dtype in DELAY_DTYPES
+        rp, rq = net.pre_index().numpy() // 10, net.post.numpy() // 10
+        want = np.where(rp == rq, 0, np.rint(c.tract_lengths[rp, rq] / velocity / 0.1))
+        assert np.array_equal(net.delay.numpy(), want)
 
 
 def test_counts_match_expectation() -> None:
@@ -121,7 +148,7 @@ def test_skip_diagonal_is_a_bijection_onto_allowed_cells() -> None:
 def test_same_seed_same_wiring_different_seed_different() -> None:
     c = make_connectome()
     a, b, d = _net(c, 5, neurons_per_region=30), _net(c, 5, neurons_per_region=30), _net(c, 6, neurons_per_region=30)
-    assert torch.equal(a.pre, b.pre) and torch.equal(a.post, b.post) and torch.equal(a.weight, b.weight)
+    assert torch.equal(a.row_ptr, b.row_ptr) and torch.equal(a.post, b.post) and torch.equal(a.weight, b.weight)
     assert not (a.n_synapses == d.n_synapses and torch.equal(a.post, d.post))
 
 
@@ -132,7 +159,8 @@ def test_batch_is_block_diagonal_of_single_builds() -> None:
     batch = build_batch([c1, c2], micro, [np.random.default_rng(1), np.random.default_rng(2)], LIF(), device="cpu")
     n = singles[0].n_neurons
     assert batch.n_brains == 2 and batch.n_neurons == 2 * n
-    assert torch.equal(batch.pre, torch.cat([singles[0].pre, singles[1].pre + n]))
+    assert torch.equal(batch.pre_index(), torch.cat([singles[0].pre_index(), singles[1].pre_index() + n]))
+    assert torch.equal(batch.row_ptr, torch.cat([singles[0].row_ptr, singles[1].row_ptr[1:] + singles[0].n_synapses]))
     assert torch.equal(batch.post, torch.cat([singles[0].post, singles[1].post + n]))
     assert torch.equal(batch.weight, torch.cat([singles[0].weight, singles[1].weight]))
     assert batch.n_internal == (singles[0].n_internal[0], singles[1].n_internal[0])
@@ -197,6 +225,9 @@ def test_delays_from_tract_lengths_and_distances() -> None:
 def test_bytes_per_synapse() -> None:
     c = make_connectome()
     net = _net(c, neurons_per_region=40)
-    assert 12.0 <= net.bytes_per_synapse() < 12.0 + 8.0 * (net.n_neurons + 1) / net.n_synapses + 1e-9
+    # post (int32) and weight (float32) per synapse, row_ptr (int64) per neuron.
+    assert net.bytes_per_synapse() == pytest.approx(8.0 + 8.0 * (net.n_neurons + 1) / net.n_synapses, rel=1e-12)
     with_delay = build_network(c, Microcircuit(neurons_per_region=40), np.random.default_rng(0), LIF(), delays=Delays(), device="cpu")
-    assert with_delay.bytes_per_synapse() == pytest.approx(net.bytes_per_synapse() + 4.0, rel=0.05)
+    size = with_delay.delay.element_size()
+    assert size == delay_dtype(with_delay.max_delay).itemsize
+    assert with_delay.bytes_per_synapse() == pytest.approx(net.bytes_per_synapse() + size, rel=1e-12)

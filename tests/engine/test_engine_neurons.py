@@ -222,8 +222,8 @@ def _reference_run(brain: Brain, seed: int, steps: int, ext: np.ndarray) -> np.n
     nmda = np.zeros(n, f)
     for g in model.nmda_groups:
         nmda[np.isin(net.region_of().numpy(), net.groups[g])] = f(model.nmda_ratio)
-    pre, post, w = net.pre.numpy(), net.post.numpy(), net.weight.numpy()
-    delay = np.zeros(pre.size, np.int64) if net.delay is None else net.delay.numpy()
+    pre, post, w = net.pre_index().numpy(), net.post.numpy(), net.weight.numpy()
+    delay = np.zeros(pre.size, np.int64) if net.delay is None else net.delay.numpy().astype(np.int64)
     pending = np.zeros((int(delay.max(initial=0)) + 1, n), f)
     k, d_syn, d_nmda = f(DT / model.tau_m), f(math.exp(-DT / model.tau_syn)), f(math.exp(-DT / model.tau_nmda))
     j = f(net.microcircuit.j_eff)

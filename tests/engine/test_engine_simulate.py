@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -91,6 +92,32 @@ def test_all_propagation_paths_agree(delays: Delays | None) -> None:
         assert np.array_equal(want, _raster(native, 300))
         for k in native.state:
             assert torch.equal(native.state[k], numpy_path.state[k])
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_every_delay_dtype_gives_the_same_spikes_on_every_path(dtype: torch.dtype) -> None:
+    """The propagation reads uint8, int16 and int32 delays alike."""
+    from encephagen.engine.native import library
+
+    ref = _brain(delays=Delays(velocity=40.0), native=False)
+    assert ref.network.delay.dtype == torch.uint8 and ref.network.max_delay > 1
+    want = _raster(ref, 300)
+    net = attrs.evolve(ref.network, delay=ref.network.delay.to(dtype))
+    paths = [dict(native=False), dict(static=True)] + ([dict(native=True)] if library() is not None else [])
+    for kw in paths:
+        assert np.array_equal(want, _raster(Brain(net, np.random.default_rng(100), compile=False, **kw), 300)), kw
+
+
+def test_a_network_with_unreadable_index_dtypes_is_refused() -> None:
+    net = _brain(delays=Delays(velocity=40.0)).network
+    bad = {
+        "network.delay": dict(delay=net.delay.to(torch.int64)),
+        "network.row_ptr": dict(row_ptr=net.row_ptr.to(torch.int32)),
+        "network.post": dict(post=net.post.to(torch.int64)),
+    }
+    for field, change in bad.items():
+        with pytest.raises(DataError, match=field.replace(".", r"\.")):
+            Brain(attrs.evolve(net, **change), np.random.default_rng(0), compile=False)
 
 
 def test_spike_capacity_overflow_fails_the_run() -> None:

@@ -19,7 +19,7 @@ class StepEProp:
 
     def __init__(self, net: Network, gamma: float, tau_e: float, beta: float = 0.0, tau_a: float | None = None) -> None:
         n, e = net.n_neurons, net.n_synapses
-        self.pre, self.post = net.pre.long(), net.post.long()
+        self.pre, self.post = net.pre_index(), net.post.long()
         self.v_thr, self.gamma, self.beta = float(net.neuron.v_thr), gamma, beta
         self.alpha = math.exp(-net.dt / float(net.neuron.tau_m))
         self.kappa = math.exp(-net.dt / tau_e)
@@ -45,7 +45,7 @@ class StepSTDP:
 
     def __init__(self, net: Network, a_plus: float, a_minus: float, tau_plus: float, tau_minus: float, tau_e: float) -> None:
         n, e = net.n_neurons, net.n_synapses
-        self.pre, self.post = net.pre.long(), net.post.long()
+        self.pre, self.post = net.pre_index(), net.post.long()
         self.ap, self.am = a_plus, a_minus
         self.dp, self.dm = math.exp(-net.dt / tau_plus), math.exp(-net.dt / tau_minus)
         self.kappa = math.exp(-net.dt / tau_e)

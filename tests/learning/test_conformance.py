@@ -89,7 +89,7 @@ class Plain:
         pass
 
     def reward(self, r: float) -> None:
-        self.net.weight.add_(0.1 * r * self.x[self.net.pre.long()] * self.x[self.net.post.long()])
+        self.net.weight.add_(0.1 * r * self.x[self.net.pre_index()] * self.x[self.net.post.long()])
 
     def reset(self) -> None:
         self.x.zero_()

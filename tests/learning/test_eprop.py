@@ -188,7 +188,7 @@ def test_plastic_selection(plastic: str) -> None:
     w0 = net.weight.clone()
     learner.reward(1.0)
     changed = net.weight != w0
-    pre, post = net.pre.long(), net.post.long()
+    pre, post = net.pre_index(), net.post.long()
     if plastic == "excitatory":
         allowed = net.excitatory[pre]
     else:

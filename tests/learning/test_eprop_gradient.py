@@ -77,7 +77,7 @@ def exact_layer_case(adaptive: bool, seed: int = 0) -> dict:
     target = torch.from_numpy(rng.random((steps, n_read)) * 0.05)
     # W[j, i] from the CSR list (pre = input i, post = n_in + j).
     w = torch.zeros(n_out, n_in, dtype=F64)
-    w[net.post.long() - n_in, net.pre.long()] = net.weight
+    w[net.post.long() - n_in, net.pre_index()] = net.weight
     w.requires_grad_(True)
 
     v = torch.zeros(n_out, dtype=F64)
@@ -103,7 +103,7 @@ def exact_layer_case(adaptive: bool, seed: int = 0) -> dict:
     feedback[n_in:] = w_out.T
     return {
         "net": net, "vs": vs, "zs": zs, "ys": ys, "targets": target, "feedback": feedback,
-        "g_auto": grad[net.post.long() - n_in, net.pre.long()],
+        "g_auto": grad[net.post.long() - n_in, net.pre_index()],
         "spikes": int(torch.stack(zs)[:, n_in:].sum()), "gamma": gamma, "tau_e": tau_e,
     }
 
@@ -178,7 +178,7 @@ def reference_neuron_gradients(
     target = torch.from_numpy(rng.random((steps, n_read)) * 0.05)
     kappa, syn_decay = math.exp(-dt / tau_e), math.exp(-dt / tau_syn)
     w = net.weight.clone().requires_grad_(True)
-    pre_t, post_t = net.pre.long(), net.post.long() - n_in
+    pre_t, post_t = net.pre_index(), net.post.long() - n_in
 
     v = torch.from_numpy(rng.uniform(0, v_thr, n_rec))
     i_syn = torch.zeros(n_rec, dtype=F64)
@@ -246,7 +246,7 @@ def test_supervised_update_reduces_the_error() -> None:
         v, z, y, loss = torch.zeros(n_out, dtype=F64), torch.zeros(n_out, dtype=F64), torch.zeros(2, dtype=F64), 0.0
         learner.reset()
         w = torch.zeros(n_out, n_in, dtype=F64)
-        w[net.post.long() - n_in, net.pre.long()] = net.weight
+        w[net.post.long() - n_in, net.pre_index()] = net.weight
         for t in range(steps):
             v = alpha * v + (1 - alpha) * (w @ x[t]) - 20.0 * z
             z = (v >= 20.0).to(F64)

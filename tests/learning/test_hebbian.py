@@ -45,12 +45,12 @@ def test_outer_product_on_existing_synapses_only() -> None:
     w0 = net.weight.clone()
     _trial(learner, n, cs, us)
     learner.reward(1.0)
-    pre, post = net.pre.numpy(), net.post.numpy()
+    pre, post = net.pre_index().numpy(), net.post.numpy()
     expected = 0.003 * np.isin(pre, cs) * np.isin(post, us)
     np.testing.assert_allclose((net.weight - w0).numpy(), expected, atol=1e-15)
     assert expected.sum() > 0
     dense = torch.zeros(n, n, dtype=torch.float64)
-    dense[net.pre.long(), net.post.long()] = 1.0
+    dense[net.pre_index(), net.post.long()] = 1.0
     assert int(dense.sum()) == net.n_synapses  # no synapse was added
 
 

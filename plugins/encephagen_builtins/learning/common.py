@@ -17,12 +17,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
 from encephagen.errors import ConfigError
 
 #: Synapses per chunk of a pass over ``E`` (about 1 MiB of float32).
 CHUNK = 1 << 18
+#: dtypes that :meth:`SynapseChunks.pre` expands with numpy on the CPU (others use torch).
+_NUMPY_DTYPES = frozenset({torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                           torch.float16, torch.float32, torch.float64})
 
 PLASTIC_CHOICES = ("all", "excitatory", "between")
 BASELINE_ORDERS = ("published", "textbook")
@@ -111,13 +115,16 @@ class SynapseChunks:
 
     Chunk ``(r0, r1, s0, s1)`` holds the synapses ``s0:s1`` of presynaptic
     neurons ``r0:r1``; a per-neuron vector ``x`` (``(N,)``) becomes its
-    per-synapse presynaptic values with :meth:`pre`.
+    per-synapse presynaptic values with :meth:`pre`, which repeats ``x[i]``
+    once per synapse of row ``i``. The presynaptic index itself is never
+    stored (the network does not keep it either).
     """
 
-    def __init__(self, row_ptr: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, size: int = CHUNK) -> None:
+    def __init__(self, row_ptr: torch.Tensor, post: torch.Tensor, size: int = CHUNK) -> None:
         self.row_ptr = row_ptr
-        self.pre_index = pre
         self.post = post
+        #: ``row_ptr`` as numpy on the CPU (a view, no copy): ``np.repeat`` is the fastest expansion there.
+        self._rp_np: np.ndarray | None = row_ptr.numpy() if row_ptr.device.type == "cpu" else None
         rp = row_ptr.tolist()
         n, e = len(rp) - 1, rp[-1]
         starts = torch.searchsorted(row_ptr, torch.arange(0, max(e, 1), size, device=row_ptr.device)).tolist()
@@ -127,8 +134,13 @@ class SynapseChunks:
         ]
 
     def pre(self, x: torch.Tensor, chunk: tuple[int, int, int, int]) -> torch.Tensor:
-        """``x[pre[s0:s1]]`` for a per-neuron ``x``."""
-        return x.index_select(0, self.pre_index[chunk[2] : chunk[3]])
+        """``x[pre[s0:s1]]`` for a per-neuron ``x``: a new ``(s1 - s0,)`` tensor of ``x``'s dtype and device."""
+        r0, r1, s0, s1 = chunk
+        if self._rp_np is not None and x.device.type == "cpu" and x.dtype in _NUMPY_DTYPES:
+            degree = np.diff(self._rp_np[r0 : r1 + 1])
+            return torch.from_numpy(np.repeat(x.detach().numpy()[r0:r1], degree))
+        degree = self.row_ptr[r0 + 1 : r1 + 1] - self.row_ptr[r0:r1]
+        return torch.repeat_interleave(x[r0:r1], degree, dim=0, output_size=s1 - s0)
 
     def post_of(self, chunk: tuple[int, int, int, int]) -> torch.Tensor:
         """``post[s0:s1]`` (int32)."""
@@ -190,7 +202,7 @@ class WeightWriter:
         self.w_min, self.w_max = inward(w_min, w_max, network.weight.dtype)
         self.plastic = plastic
         self.decay, self.order = reward_decay, baseline_order
-        self.chunks = SynapseChunks(network.row_ptr, network.pre, network.post)
+        self.chunks = SynapseChunks(network.row_ptr, network.post)
         dev = network.device
         if plastic == "excitatory":
             self._pre_flag = network.excitatory.to(dev, torch.bool)
