@@ -152,6 +152,34 @@ def _event(learner: Any, name: str, *args: Any) -> None:
         fn(*args)
 
 
+def pairing_trial(brain: Any, learner: Any, cs: torch.Tensor, us: torch.Tensor, task: Any) -> None:
+    """One CS-US pairing with the learner attached: CS, ``snapshot()``, US, ``reward``, gap.
+
+    ``task`` supplies ``cs_steps``, ``us_steps``, ``gap_steps`` and ``reward``.
+    """
+    _event(learner, "begin_window", "cs")
+    run(brain, task.cs_steps, cs, learner)
+    _event(learner, "end_window")
+    if learner is not None:
+        learner.snapshot()
+    _event(learner, "begin_window", "us")
+    run(brain, task.us_steps, us, learner)
+    _event(learner, "end_window")
+    if learner is not None:
+        learner.reward(task.reward)
+    run(brain, task.gap_steps, None, learner)
+
+
+def evoked_response(brain: Any, regions: list[int], baseline_steps: int, present: Any) -> np.ndarray:
+    """Rate of ``regions`` while ``present()`` runs, minus their rate over ``baseline_steps`` before it, ``(B,)``.
+
+    :param present: runs the stimulus (learning detached) and returns ``(counts, steps)``.
+    """
+    base = per_neuron_step(run(brain, baseline_steps), brain, regions, baseline_steps)
+    counts, steps = present()
+    return per_neuron_step(counts, brain, regions, steps) - base
+
+
 def _fresh_learner(brain: Any, ctx: TaskContext, learn: bool) -> Any:
     if not learn or ctx.learning_rule is None:
         return None
@@ -258,21 +286,9 @@ class Conditioning:
         learner = _fresh_learner(brain, ctx, self.learn)
         curve = []
         for trial in range(1, self.trials + 1):
-            _event(learner, "begin_window", "cs")
-            run(brain, self.cs_steps, cs, learner)
-            _event(learner, "end_window")
-            if learner is not None:
-                learner.snapshot()
-            _event(learner, "begin_window", "us")
-            run(brain, self.us_steps, us, learner)
-            _event(learner, "end_window")
-            if learner is not None:
-                learner.reward(self.reward)
-            run(brain, self.gap_steps, None, learner)
+            pairing_trial(brain, learner, cs, us, self)
             if trial % self.test_every == 0:
-                base = per_neuron_step(run(brain, self.test_baseline_steps), brain, response, self.test_baseline_steps)
-                resp = per_neuron_step(run(brain, self.cs_steps, cs), brain, response, self.cs_steps)
-                curve.append(resp - base)
+                curve.append(evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, cs), self.cs_steps)))
         if not curve:
             raise ValueError("conditioning: trials < test_every, so the CS response is never measured")
         curve_arr = np.stack(curve, axis=1)  # (B, tests)
@@ -491,8 +507,7 @@ class SequenceTask:
         total_steps = self.element_steps * len(inputs)
 
         def test(order: list[torch.Tensor]) -> np.ndarray:
-            base = per_neuron_step(run(brain, self.test_baseline_steps), brain, response, self.test_baseline_steps)
-            return per_neuron_step(self._present(brain, order, None), brain, response, total_steps) - base
+            return evoked_response(brain, response, self.test_baseline_steps, lambda: (self._present(brain, order, None), total_steps))
 
         forward, backward = [], []
         for trial in range(1, self.trials + 1):
@@ -562,21 +577,10 @@ class Multisensory:
         response = regions_of(brain, self.response_regions)
         learner = _fresh_learner(brain, ctx, self.learn)
         for _ in range(self.trials):
-            _event(learner, "begin_window", "cs")
-            run(brain, self.cs_steps, both, learner)
-            _event(learner, "end_window")
-            if learner is not None:
-                learner.snapshot()
-            _event(learner, "begin_window", "us")
-            run(brain, self.us_steps, us, learner)
-            _event(learner, "end_window")
-            if learner is not None:
-                learner.reward(self.reward)
-            run(brain, self.gap_steps, None, learner)
+            pairing_trial(brain, learner, both, us, self)
 
         def test(x: torch.Tensor) -> np.ndarray:
-            base = per_neuron_step(run(brain, self.test_baseline_steps), brain, response, self.test_baseline_steps)
-            return per_neuron_step(run(brain, self.cs_steps, x), brain, response, self.cs_steps) - base
+            return evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, x), self.cs_steps))
 
         a, v, av = test(aud), test(vis), test(both)
         return {"response_auditory": a, "response_visual": v, "response_both": av, "superadditivity": av - (a + v)}

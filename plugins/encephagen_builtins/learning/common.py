@@ -214,6 +214,22 @@ class WeightWriter:
         self.baseline = torch.zeros(network.n_brains, dtype=torch.float64)
         self._check_bounds()
 
+    @classmethod
+    def for_rule(cls, network: Any, rule: Any) -> "WeightWriter":
+        """A writer with the parameters every reward-modulated rule carries
+        (``lr``, bounds, ``plastic``, reward baseline and dopamine map)."""
+        return cls(
+            network,
+            lr=rule.lr,
+            w_min=rule.w_min,
+            w_max=rule.w_max,
+            plastic=rule.plastic,
+            reward_decay=rule.reward_decay,
+            baseline_order=rule.baseline_order,
+            reward_map=rule.reward_map,
+            reward_default=rule.reward_default,
+        )
+
     # -- selection and scale
     def mask(self, chunk: tuple[int, int, int, int]) -> torch.Tensor | None:
         """bool ``(s1 - s0,)`` plastic synapses of a chunk, or ``None`` when all are plastic."""

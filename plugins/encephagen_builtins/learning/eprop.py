@@ -125,17 +125,7 @@ class EPropLearner:
         self.kappa, self.c_kappa = decay_pair(dt, rule.tau_e, dtype)
         self.gamma = coef(rule.gamma, dtype)
         self.slope = coef(rule.gamma / self.v_thr, dtype)
-        self.writer = WeightWriter(
-            network,
-            lr=rule.lr,
-            w_min=rule.w_min,
-            w_max=rule.w_max,
-            plastic=rule.plastic,
-            reward_decay=rule.reward_decay,
-            baseline_order=rule.baseline_order,
-            reward_map=rule.reward_map,
-            reward_default=rule.reward_default,
-        )
+        self.writer = WeightWriter.for_rule(network, rule)
         self.chunks = self.writer.chunks
         if rule.adaptive:
             self.beta = network_constant(network, "beta", zero_ok=True)

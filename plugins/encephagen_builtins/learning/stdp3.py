@@ -98,17 +98,7 @@ class STDP3Learner:
         self.d_plus, _ = decay_pair(dt, rule.tau_plus, dtype)
         self.d_minus, _ = decay_pair(dt, rule.tau_minus, dtype)
         self.kappa, _ = decay_pair(dt, rule.tau_e, dtype)
-        self.writer = WeightWriter(
-            network,
-            lr=rule.lr,
-            w_min=rule.w_min,
-            w_max=rule.w_max,
-            plastic=rule.plastic,
-            reward_decay=rule.reward_decay,
-            baseline_order=rule.baseline_order,
-            reward_map=rule.reward_map,
-            reward_default=rule.reward_default,
-        )
+        self.writer = WeightWriter.for_rule(network, rule)
         self.chunks = self.writer.chunks
         self.x = torch.zeros(n, dtype=dtype, device=dev)
         self.y = torch.zeros(n, dtype=dtype, device=dev)
