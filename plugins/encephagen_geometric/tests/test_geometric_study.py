@@ -1,4 +1,4 @@
-"""A study that uses the geometric null model validates through the command line."""
+"""A study that uses the geometric null model validates and runs through the command line."""
 
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ def test_the_example_study_validates(capsys: pytest.CaptureFixture[str]) -> None
         pytest.skip("this package is installed outside the encephagen repository (no experiments/geometric.yaml)")
     assert main(["validate", str(EXAMPLE)]) == 0
     assert "tvb:connectivity_96 (96 regions)" in capsys.readouterr().out
+
+
+def test_a_tiny_study_runs_with_the_geometric_null_model(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    out = tmp_path / "out"
+    assert main(["run", _write(tmp_path, 15), "--out", str(out), "-q"]) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {r["condition"] for r in rows} == {"connectome", "geometric"}
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["plugin.null_model.geometric"].startswith("encephagen-geometric")
