@@ -1,7 +1,8 @@
 """From a study file to an execution plan: validation that needs no simulation.
 
-:func:`prepare` reads the study, loads the connectome, checks that every task finds the groups it needs, draws each
-null model once to check that it keeps the anatomy, and lists the
+:func:`prepare` reads the study, loads the connectome, checks that every
+task finds the region groups it needs, draws each null model once to check
+that it keeps the anatomy and its declared invariants, and lists the
 replicates with their seeds. Everything here is cheap; nothing is simulated.
 """
 

@@ -67,3 +67,17 @@ def test_a_changed_study_is_refused_in_the_same_directory(study: Path, first_run
     assert main(["run", str(changed), "--out", str(first_run), "-q"]) == 2
     err = capsys.readouterr().err
     assert "replicates" in err and "Traceback" not in err
+
+
+def test_exploding_activity_fails_the_replicate_and_the_study_goes_on(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "boom.yaml"
+    boom = STUDY.replace("brain: {neurons_per_region: 12, device: cpu}", "brain: {neurons_per_region: 12, device: cpu, neuron: {kind: lif, ext_rate_factor: 500.0}}")
+    path.write_text(boom.replace("learning_rule: {kind: eprop, w_min: -200, w_max: 200}\n", ""))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
+    with sqlite3.connect(tmp_path / "out" / "study.sqlite") as db:
+        rows = db.execute("SELECT status, error FROM replicates").fetchall()
+    assert rows and all(status == "failed" for status, _ in rows)
+    assert all("exploded" in error or "finite" in error for _, error in rows), rows
+    assert "Failed replicates" in (tmp_path / "out" / "report.md").read_text()
