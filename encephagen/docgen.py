@@ -24,6 +24,9 @@ _IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
 def field_docs(cls: type) -> dict[str, str]:
     """``{field: description}`` from ``:ivar x:`` / ``:param x:`` lines of the class docstring."""
     out: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):  # inherited fields keep their base class's description
+        if attrs.has(base):
+            out.update(field_docs(base))
     current = None
     for line in (cls.__doc__ or "").splitlines():
         m = _IVAR.match(line)

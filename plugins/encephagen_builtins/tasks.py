@@ -241,7 +241,8 @@ class Conditioning:
     series ``learning_curve``.
 
     :ivar trials: CS-US pairings.
-    :ivar cs_steps: CS duration in steps. :ivar us_steps: US duration.
+    :ivar cs_steps: CS duration in steps.
+    :ivar us_steps: US duration.
     :ivar gap_steps: pause after each trial.
     :ivar cs_amplitude: mV per step on the CS pattern neurons.
     :ivar us_amplitude: mV per step on every US neuron.
@@ -308,14 +309,18 @@ class Discrimination:
     leave-one-out nearest-centroid accuracy (cosine), ``linear_accuracy`` that
     of a leave-one-out ridge readout.
 
-    :ivar n_patterns: patterns (classes). :ivar epochs: learning passes.
-    :ivar stim_steps: presentation length. :ivar gap_steps: pause before each test and after each learning presentation.
+    :ivar n_patterns: patterns (classes).
+    :ivar epochs: learning passes.
+    :ivar stim_steps: presentation length.
+    :ivar gap_steps: pause before each test and after each learning presentation.
     :ivar amplitude: mV per step on pattern neurons.
     :ivar stim_regions: group -> first n regions receiving the patterns (0 = all).
     :ivar readout_regions: group -> first n regions read out.
     :ivar test_rounds: presentations of each pattern at test.
-    :ivar pattern_fraction: share of positions per pattern. :ivar pattern_seed: as in ``conditioning``.
-    :ivar reward: reward after each learning presentation. :ivar learn: attach the learning rule.
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    :ivar reward: reward after each learning presentation.
+    :ivar learn: attach the learning rule.
     """
 
     name: ClassVar[str] = "discrimination"
@@ -370,7 +375,9 @@ class WorkingMemory:
     ``memory = (delay - baseline) / (stim - baseline)`` of the memory
     regions' rate when ``stim > baseline``, else 0.
 
-    :ivar baseline_steps: before the stimulus. :ivar stim_steps: stimulus. :ivar delay_steps: after it.
+    :ivar baseline_steps: before the stimulus.
+    :ivar stim_steps: stimulus.
+    :ivar delay_steps: after it.
     :ivar amplitude: mV per step on every stimulus neuron.
     :ivar stim_regions: group -> first n regions stimulated (0 = all).
     :ivar memory_regions: group -> first n regions measured.
@@ -405,10 +412,14 @@ class ResponseDiversity:
     ``cos_dist_min``, ``consistency``, ``fisher``, ``dimensionality``,
     ``breadth``, ``entropy``.
 
-    :ivar n_patterns: patterns. :ivar rounds: presentations of each.
-    :ivar stim_steps: presentation length. :ivar gap_steps: pause before each.
-    :ivar amplitude: mV per step. :ivar stim_regions: group -> first n regions (0 = all).
-    :ivar pattern_fraction: share of positions per pattern. :ivar pattern_seed: as in ``conditioning``.
+    :ivar n_patterns: patterns.
+    :ivar rounds: presentations of each.
+    :ivar stim_steps: presentation length.
+    :ivar gap_steps: pause before each.
+    :ivar amplitude: mV per step.
+    :ivar stim_regions: group -> first n regions (0 = all).
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
     """
 
     name: ClassVar[str] = "response_diversity"
@@ -458,12 +469,16 @@ class SequenceTask:
     :ivar elements: the region groups of A, B, C, ... in trained order.
     :ivar element_regions: first n regions of each element group (0 = all).
     :ivar element_steps: steps per element (1000 = 100 ms).
-    :ivar trials: rewarded sequences. :ivar gap_steps: pause after each.
+    :ivar trials: rewarded sequences.
+    :ivar gap_steps: pause after each.
     :ivar amplitude: mV per step on pattern neurons.
     :ivar response_regions: group -> first n regions measured.
-    :ivar test_every: trials between tests. :ivar test_baseline_steps: baseline before a test.
-    :ivar pattern_fraction: share of positions per pattern. :ivar pattern_seed: as in ``conditioning``.
-    :ivar reward: reward after C. :ivar learn: attach the learning rule.
+    :ivar test_every: trials between tests.
+    :ivar test_baseline_steps: baseline before a test.
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    :ivar reward: reward after C.
+    :ivar learn: attach the learning rule.
     """
 
     name: ClassVar[str] = "sequence"
@@ -536,15 +551,21 @@ class Multisensory:
     ``response_visual``, ``response_both``, ``superadditivity`` (both minus
     the sum of the two alone).
 
-    :ivar trials: pairings. :ivar cs_steps: CS length. :ivar us_steps: US length. :ivar gap_steps: pause.
-    :ivar cs_amplitude: mV per step on CS pattern neurons. :ivar us_amplitude: mV per step on US neurons.
+    :ivar trials: pairings.
+    :ivar cs_steps: CS length.
+    :ivar us_steps: US length.
+    :ivar gap_steps: pause.
+    :ivar cs_amplitude: mV per step on CS pattern neurons.
+    :ivar us_amplitude: mV per step on US neurons.
     :ivar auditory_regions: group -> first n regions of the auditory CS.
     :ivar visual_regions: group -> first n regions of the visual CS.
     :ivar us_regions: group -> first n regions receiving the US.
     :ivar response_regions: group -> first n regions measured.
     :ivar test_baseline_steps: baseline before each test.
-    :ivar pattern_fraction: share of positions per pattern. :ivar pattern_seed: as in ``conditioning``.
-    :ivar reward: reward at US offset. :ivar learn: attach the learning rule.
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    :ivar reward: reward at US offset.
+    :ivar learn: attach the learning rule.
     """
 
     name: ClassVar[str] = "multisensory"
