@@ -88,18 +88,21 @@ class Brain:
 
     In the study file the :class:`~encephagen.engine.build.Microcircuit` keys
     (``neurons_per_region``, ``coupling``, ...) sit directly under ``brain``
-    beside ``neuron``, ``delays`` and ``device``.
+    beside ``neuron``, ``delays``, ``device`` and ``batch``.
 
     :ivar neuron: the neuron model (default ``lif``).
     :ivar microcircuit: neurons per region, connection probabilities, weights.
     :ivar delays: conduction delays, or ``None`` for none.
     :ivar device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    :ivar batch: brains of one condition simulated together as one network
+        (fills a GPU; on a CPU it saves nothing). Results do not depend on it.
     """
 
     neuron: Annotated[Any, Kind("neuron_model")]
     microcircuit: Any = attrs.field(metadata={"type": "Microcircuit (keys below)"})
     delays: Any = attrs.field(default=None, metadata={"type": "Delays (see `brain.delays`) or null"})
     device: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cpu", "cuda")))
+    batch: int = attrs.field(default=1, validator=_positive_int)
 
 
 @attrs.frozen
@@ -233,7 +236,7 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
     conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
 
-    brain_keys = {"neuron", "delays", "device"}
+    brain_keys = {"neuron", "delays", "device", "batch"}
     brain_fields = cattrs.gen.make_dict_structure_fn(Brain, conv, _cattrs_forbid_extra_keys=True)
 
     def structure_brain(value: Any, _: type) -> Brain:

@@ -48,72 +48,95 @@ class WatchedBrain:
     reported as exploded.
     """
 
-    def __init__(self, brain: Any, max_rate_per_step: float) -> None:
+    def __init__(self, brain: Any, max_rate_per_step: float, names: Sequence[str]) -> None:
         self.brain = brain
         self.network = brain.network
         self.limit = SATURATION * max_rate_per_step
+        self.names = list(names)
 
     def run(self, steps: int, external: Any = None, learner: Any = None, record: Any = None) -> Any:
-        """Run, then check that activity stayed below saturation."""
+        """Run, then check that every brain's activity stayed below saturation."""
         rec = self.brain.run(steps, external=external, learner=learner, record=record)
         if steps > 0:
-            rate = float(rec.region_counts.sum()) / (self.network.n_neurons * steps)
-            if rate > self.limit:
+            net = self.network
+            rate = rec.region_counts.sum(dim=(0, 2)).double().cpu().numpy() / (net.neurons_per_brain * steps)
+            bad = [f"{self.names[b]} at {r * 1000.0 / net.dt:.0f} Hz" for b, r in enumerate(rate) if r > self.limit]
+            if bad:
                 raise ReplicateFailed(
-                    f"activity exploded: {rate * 1000.0 / self.network.dt:.0f} Hz mean rate, above {SATURATION:.0%} "
-                    "of the refractory-limited maximum"
+                    f"activity exploded ({', '.join(bad)} mean rate, above {SATURATION:.0%} of the refractory-limited maximum)"
                 )
         return rec
 
 
 def run_replicate(study: Study, connectome: Connectome, replicate: Replicate) -> ReplicateResult:
-    """Simulate one brain of one condition through the whole protocol.
+    """Simulate one brain of one condition through the whole protocol (see :func:`run_replicates`)."""
+    return run_replicates(study, connectome, [replicate])[0]
+
+
+def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Replicate]) -> list[ReplicateResult]:
+    """Simulate brains of one condition together, as one batched network, through the whole protocol.
+
+    Each brain draws its null model, wiring, state, noise and stimuli from
+    its own replicate seed, so a brain gives the same numbers alone or in a
+    batch. The learning rule's own draws (the supervised variant's feedback
+    matrix) come from the first replicate's seed.
 
     :param study: the structured study.
     :param connectome: the study's connectome (before any null model).
-    :param replicate: condition, index and recorded seed.
-    :raises ReplicateFailed: exploding activity, non-finite state, or a plugin's error.
+    :param replicates: replicates of one condition.
+    :raises ReplicateFailed: exploding activity, non-finite state, or a plugin's
+        error; it fails every brain of the batch.
     """
-    from encephagen.engine import build_network
+    from encephagen.engine import build_batch
     from encephagen.engine.simulate import Brain
     from encephagen_builtins.tasks import TaskContext
 
     t0 = time.perf_counter()
-    seed = replicate.seed
-    condition = next(c for c in study.conditions if c.name == replicate.condition)
+    names = [f"{r.condition} #{r.index}" for r in replicates]
+    if len({r.condition for r in replicates}) != 1:
+        raise ValueError(f"a batch holds replicates of one condition, got {names}")
+    condition = next(c for c in study.conditions if c.name == replicates[0].condition)
+    seeds = [r.seed for r in replicates]
     try:
-        conn = connectome
+        conns = [connectome] * len(seeds)
         if condition.null_model is not None:
-            conn = condition.null_model.randomize(connectome, stream_rng(seed, "null_model"))
+            conns = [condition.null_model.randomize(connectome, stream_rng(s, "null_model")) for s in seeds]
         spec = study.brain
-        network = build_network(
-            conn, spec.microcircuit, stream_rng(seed, "wiring"), spec.neuron, delays=spec.delays, device=spec.device
+        network = build_batch(
+            conns, spec.microcircuit, [stream_rng(s, "wiring") for s in seeds], spec.neuron,
+            delays=spec.delays, device=spec.device,
         )
         t_ref = float(getattr(spec.neuron, "t_ref", network.dt))
-        brain = WatchedBrain(Brain(network, [stream_rng(seed, "state")]), max_rate_per_step=network.dt / max(t_ref, network.dt))
-        rule = study.learning_rule
-        ctx = TaskContext(learning_rule=_seeded_rule(rule, seed), stimulus_rngs=[stream_rng(seed, "stimulus")])
-        metrics: dict[str, dict[str, float]] = {}
-        series: dict[str, dict[str, list[float]]] = {}
+        brain = WatchedBrain(
+            Brain(network, [stream_rng(s, "state") for s in seeds]),
+            max_rate_per_step=network.dt / max(t_ref, network.dt),
+            names=names,
+        )
+        ctx = TaskContext(
+            learning_rule=_seeded_rule(study.learning_rule, seeds[0]),
+            stimulus_rngs=[stream_rng(s, "stimulus") for s in seeds],
+        )
+        metrics: list[dict[str, dict[str, float]]] = [{} for _ in seeds]
+        series: list[dict[str, dict[str, list[float]]]] = [{} for _ in seeds]
         for label, task in zip(task_labels(study.protocol), study.protocol):
             ctx.series = {}
             out = task.run(brain, ctx)
-            metrics[label] = {k: float(np.asarray(v)[0]) for k, v in out.items()}
-            if ctx.series:
-                series[label] = {k: np.asarray(v)[0].astype(float).tolist() for k, v in ctx.series.items()}
+            for b in range(len(seeds)):
+                metrics[b][label] = {k: float(np.asarray(v)[b]) for k, v in out.items()}
+                if ctx.series:
+                    series[b][label] = {k: np.asarray(v)[b].astype(float).tolist() for k, v in ctx.series.items()}
     except ReplicateFailed:
         raise
     except EncephagenError as exc:
         raise ReplicateFailed("; ".join(exc.lines())) from exc
-    return ReplicateResult(
-        condition=replicate.condition,
-        replicate=replicate.index,
-        seed=seed,
-        metrics=metrics,
-        series=series,
-        seconds=time.perf_counter() - t0,
-        device=str(network.device),
-    )
+    seconds = (time.perf_counter() - t0) / len(seeds)
+    return [
+        ReplicateResult(
+            condition=r.condition, replicate=r.index, seed=r.seed, metrics=metrics[b], series=series[b],
+            seconds=seconds, device=str(network.device),
+        )
+        for b, r in enumerate(replicates)
+    ]
 
 
 class _SeededRule:

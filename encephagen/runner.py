@@ -40,7 +40,7 @@ import sys
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +160,55 @@ def execute(replicate_fn: ReplicateFn, study: Study, connectome: Connectome, rep
     elif result is not None and not result.seconds:
         result = attrs.evolve(result, seconds=seconds)
     return Outcome(replicate, result, error, detail, started, utc_now(), seconds)
+
+
+def execute_batch(study: Study, connectome: Connectome, replicates: tuple[Replicate, ...]) -> list[Outcome]:
+    """Run replicates of one condition as one batch (:func:`encephagen.replicate.run_replicates`); never raise.
+
+    A failure fails every replicate of the batch, with the same reason.
+    """
+    from encephagen.replicate import run_replicates
+
+    started = utc_now()
+    t0 = time.perf_counter()
+    results: list[ReplicateResult | None] = [None] * len(replicates)
+    errors = [""] * len(replicates)
+    detail = ""
+    try:
+        results = list(run_replicates(study, connectome, replicates))
+        errors = [_invalid_result(res, rep) for res, rep in zip(results, replicates)]
+    except ReplicateFailed as exc:
+        errors, detail = [exc.reason] * len(replicates), traceback.format_exc()
+    except Exception as exc:  # noqa: BLE001 - any plugin error fails this batch only
+        errors, detail = [_reason(exc)] * len(replicates), traceback.format_exc()
+    seconds = (time.perf_counter() - t0) / len(replicates)
+    finished = utc_now()
+    return [
+        Outcome(rep, None if err else res, err, detail if err else "", started, finished, seconds)
+        for rep, res, err in zip(replicates, results, errors)
+    ]
+
+
+def batches_of(replicates: Sequence[Replicate], size: int) -> list[tuple[Replicate, ...]]:
+    """Consecutive groups of at most ``size`` replicates, each of one condition."""
+    out: list[tuple[Replicate, ...]] = []
+    for rep in replicates:
+        if out and len(out[-1]) < size and out[-1][0].condition == rep.condition:
+            out[-1] = (*out[-1], rep)
+        else:
+            out.append((rep,))
+    return out
+
+
+def _outcomes(executor: Any, work: Callable[[Any], Any], items: Sequence[Any], batched: bool) -> Iterator[tuple[Replicate, Any]]:
+    """``(replicate, outcome)`` pairs as they finish; a batch the executor lost loses each of its replicates."""
+    for item, outcome in executor.map(work, items):
+        if not batched:
+            yield item, outcome
+        elif isinstance(outcome, list):
+            yield from zip(item, outcome)
+        else:
+            yield from ((rep, outcome) for rep in item)
 
 
 # -- executors ---------------------------------------------------------------------------
@@ -597,7 +646,9 @@ def run_study(
     :param verbosity: -1 errors only, 0 progress, 1+ also tracebacks and resume details.
     :param replicate_fn: simulates one replicate (default
         :func:`encephagen.replicate.run_replicate`); must be picklable for
-        parallel executors.
+        parallel executors. Without it, a study with ``brain.batch`` > 1 runs
+        that many brains of a condition as one batch
+        (:func:`encephagen.replicate.run_replicates`).
     :param retry_failed: run failed replicates again.
     :returns: ``out_dir``.
     :raises ConfigError: a bad study file, or one that changed since ``out_dir`` was created.
@@ -636,8 +687,13 @@ def run_study(
             )
         if todo:
             store.mark([(r.condition, r.index) for r in todo], "running")
-            work = functools.partial(execute, fn, plan.study, plan.connectome)
-            for rep, outcome in chosen.map(work, todo):
+            batched = study.brain.batch > 1 and replicate_fn is None
+            if batched:
+                work: Callable[[Any], Any] = functools.partial(execute_batch, plan.study, plan.connectome)
+                items: Sequence[Any] = batches_of(todo, study.brain.batch)
+            else:
+                work, items = functools.partial(execute, fn, plan.study, plan.connectome), todo
+            for rep, outcome in _outcomes(chosen, work, items, batched):
                 if not isinstance(outcome, Outcome):  # the executor lost it, not the replicate
                     lost.append((rep, _reason(outcome) if isinstance(outcome, BaseException) else repr(outcome)))
                     store.mark([(rep.condition, rep.index)], "pending")

@@ -69,11 +69,15 @@ def test_a_changed_study_is_refused_in_the_same_directory(study: Path, first_run
     assert "replicates" in err and "Traceback" not in err
 
 
-def test_exploding_activity_fails_the_replicate_and_the_study_goes_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [1, 2])
+def test_exploding_activity_fails_the_replicate_and_the_study_goes_on(batch: int, tmp_path: Path) -> None:
     import sqlite3
 
     path = tmp_path / "boom.yaml"
-    boom = STUDY.replace("brain: {neurons_per_region: 12, device: cpu}", "brain: {neurons_per_region: 12, device: cpu, neuron: {kind: lif, ext_rate_factor: 500.0}}")
+    boom = STUDY.replace(
+        "brain: {neurons_per_region: 12, device: cpu}",
+        f"brain: {{neurons_per_region: 12, device: cpu, batch: {batch}, neuron: {{kind: lif, ext_rate_factor: 500.0}}}}",
+    )
     path.write_text(boom.replace("learning_rule: {kind: eprop, w_min: -200, w_max: 200}\n", ""))
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
     with sqlite3.connect(tmp_path / "out" / "study.sqlite") as db:
@@ -81,3 +85,10 @@ def test_exploding_activity_fails_the_replicate_and_the_study_goes_on(tmp_path: 
     assert rows and all(status == "failed" for status, _ in rows)
     assert all("exploded" in error or "finite" in error for _, error in rows), rows
     assert "Failed replicates" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_batched_brains_give_the_same_numbers(first_run: Path, tmp_path: Path) -> None:
+    path = tmp_path / "batched.yaml"
+    path.write_text(STUDY.replace("device: cpu}", "device: cpu, batch: 2}"))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
+    assert (tmp_path / "out" / "results.csv").read_text() == (first_run / "results.csv").read_text()
