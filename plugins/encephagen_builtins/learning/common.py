@@ -334,3 +334,24 @@ class WeightWriter:
         new = update.add_(wc).clamp_(self.w_min, self.w_max)
         m = self.mask(chunk)
         wc.copy_(new if m is None else torch.where(m, new, wc))
+
+
+def reward_snapshot_or_live(learner: Any, r: float | torch.Tensor, live: torch.Tensor) -> None:
+    """Apply reward ``r`` to the learner's snapshot, or to its ``live`` trace when it keeps none.
+
+    Shared by the reward-modulated rules: ``learner`` has ``snap`` (a tensor,
+    or ``None`` for the continuous variant), ``_has_snapshot``, ``flush()``
+    and ``writer`` (a :class:`WeightWriter`). ``W += lr * delta * scale[post] * trace``.
+    """
+    if learner.snap is not None:
+        if not learner._has_snapshot:
+            raise RuntimeError(
+                "reward() before any snapshot(): call snapshot() at the end of the stimulus, "
+                "or use variant 'continuous' to reward the live eligibility"
+            )
+        trace = learner.snap
+    else:
+        learner.flush()
+        trace = live
+    delta = learner.writer.prediction_error(r)
+    learner.writer.write(trace, learner.writer.reward_factor(delta))

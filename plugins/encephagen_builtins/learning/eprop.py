@@ -42,6 +42,7 @@ from encephagen_builtins.learning.common import (
     finite,
     float_map,
     network_constant,
+    reward_snapshot_or_live,
 )
 
 VARIANTS = ("snapshot", "continuous", "supervised")
@@ -271,18 +272,7 @@ class EPropLearner:
         """Apply reward ``r`` (one number, or one per brain): ``W += lr * delta * scale[post] * trace``."""
         if self.rule.variant == "supervised":
             raise RuntimeError("e-prop variant 'supervised' learns from error(y, y_target), not from reward(r)")
-        if self.snap is not None:
-            if not self._has_snapshot:
-                raise RuntimeError(
-                    "reward() before any snapshot(): call snapshot() at the end of the stimulus, "
-                    "or use variant 'continuous' to reward the live eligibility"
-                )
-            trace = self.snap
-        else:
-            self.flush()
-            trace = self.e_filt
-        delta = self.writer.prediction_error(r)
-        self.writer.write(trace, self.writer.reward_factor(delta))
+        reward_snapshot_or_live(self, r, self.e_filt)
 
     def set_feedback(self, feedback: torch.Tensor) -> None:
         """Use ``feedback`` (``(N, n_out)``) as the supervised feedback matrix ``B``."""

@@ -36,6 +36,7 @@ from encephagen_builtins.learning.common import (
     expand_rows,
     finite,
     float_map,
+    reward_snapshot_or_live,
 )
 
 
@@ -170,18 +171,7 @@ class STDP3Learner:
 
     def reward(self, r: float | torch.Tensor) -> None:
         """Apply reward ``r`` (one number, or one per brain): ``W += lr * delta * scale[post] * trace``."""
-        if self.snap is not None:
-            if not self._has_snapshot:
-                raise RuntimeError(
-                    "reward() before any snapshot(): call snapshot() at the end of the stimulus, "
-                    "or use variant 'continuous' to reward the live eligibility"
-                )
-            trace = self.snap
-        else:
-            self.flush()
-            trace = self.c
-        delta = self.writer.prediction_error(r)
-        self.writer.write(trace, self.writer.reward_factor(delta))
+        reward_snapshot_or_live(self, r, self.c)
 
     def reset(self) -> None:
         """Zero every trace and the block buffer; weights and the reward baseline are kept."""
