@@ -28,15 +28,30 @@ def _registry():  # imported lazily so `--help` stays instant
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from encephagen.study import prepare
+    from encephagen.config import apply_sets, load_yaml, parse_study, read_study_text
+    from encephagen.estimate import describe
+    from encephagen.study import plan_for
 
-    plan = prepare(args.study, _registry())
-    s = plan.study
-    print(
-        f"{args.study}: valid. {len(s.conditions)} conditions x {s.replicates} replicates, "
-        f"{len(s.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} regions)"
-    )
-    return 0
+    registry = _registry()
+    bad = 0
+    for path in args.study:
+        try:
+            text = read_study_text(path)
+            study = parse_study(apply_sets(load_yaml(text, f"study file {path!r}"), args.set), registry)
+            plan = plan_for(study)
+        except EncephagenError as exc:
+            bad += 1
+            where = f"{path}: " if len(args.study) > 1 else ""
+            for line in exc.lines():
+                print(f"error: {where}{line}", file=sys.stderr)
+            continue
+        print(
+            f"{path}: valid. {len(study.conditions)} conditions x {study.replicates} replicates, "
+            f"{len(study.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} regions)"
+        )
+        for line in describe(plan):
+            print(f"  {line}")
+    return EXIT_BAD_INPUT if bad else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -46,13 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     verbosity = -1 if args.quiet else args.verbose
     run_study(
         args.study, out, _registry(), executor=args.executor, workers=args.workers, verbosity=verbosity,
-        retry_failed=args.retry_failed,
+        retry_failed=args.retry_failed, sets=args.set,
     )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from encephagen.runner import regenerate_report
+    from encephagen.exports import regenerate_report
 
     path = regenerate_report(Path(args.dir))
     print(f"report written to {path}")
@@ -133,12 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", default=None, help="serial, processes or dask (default: the study's)")
     r.add_argument("--workers", type=int, default=None, help="worker processes for processes/dask")
     r.add_argument("--retry-failed", action="store_true", help="on resume, rerun replicates that failed before")
+    r.add_argument(
+        "--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+        help="override a study-file value (repeatable), e.g. --set brain.coupling=0.2; recorded in the store and provenance",
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     r.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeat for more)")
     r.set_defaults(func=cmd_run)
 
-    v = sub.add_parser("validate", help="check a study file (and its connectome and region groups) without simulating")
-    v.add_argument("study", help="path of the study .yaml file")
+    v = sub.add_parser(
+        "validate", help="check study files (connectomes, region groups, null models) and estimate their cost, without simulating"
+    )
+    v.add_argument("study", nargs="+", help="paths of study .yaml files")
+    v.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE", help="override a value in every file (repeatable)")
     v.set_defaults(func=cmd_validate)
 
     rep = sub.add_parser("report", help="regenerate report.md/report.html from a results directory")

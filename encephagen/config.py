@@ -69,17 +69,106 @@ def _identifier(inst: Any, att: attrs.Attribute, value: str) -> None:
         raise ValueError(f"'{att.name}' must be a short name of letters, digits, '_', '-', '.', got {value!r}")
 
 
+class _Unset:
+    """The value of an override key the study file does not set (``null`` is a value: "none")."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "unset"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+#: An override key that is not set.
+UNSET = _Unset()
+
+#: The keys a condition or a factor level may override, in the order they are merged.
+OVERRIDE_KEYS = ("connectome", "brain", "learning_rule", "protocol")
+
+
+def _override(what: str) -> Any:
+    return attrs.field(default=UNSET, metadata={"type": f"partial {what} (merged into the study's)", "default": "not set"})
+
+
 @attrs.frozen
 class Condition:
-    """One arm of the comparison: the connectome as is, or a null model of it.
+    """One arm of the comparison: the connectome as is, a null model of it, or any other override.
+
+    Every key but ``name`` and ``null_model`` is a partial study section that
+    is deep-merged into the study's own (see :mod:`encephagen.design`): a
+    mapping merges key by key, a component with another ``kind:`` replaces
+    the study's, ``null`` means none (``learning_rule: null``: no learning),
+    a list replaces the whole list.
 
     :ivar name: label used in tables and plots.
     :ivar null_model: the null model that rewires the connectome for this
         condition, or ``None`` for the connectome itself.
+    :ivar connectome: another connectome source, or parameters of the study's.
+    :ivar brain: ``brain`` keys this condition changes (``coupling``, ``neuron``, ``delays``, ...).
+    :ivar learning_rule: another rule, parameters of the study's, or ``null`` for no learning.
+    :ivar protocol: a whole new task list, or ``{task label: {parameter: value}}`` for
+        parameters of the study's tasks (labels as in results: ``conditioning``, ``warmup#2``).
     """
 
     name: str = attrs.field(validator=_identifier)
     null_model: Annotated[Any, Kind("null_model")] | None = None
+    connectome: Any = _override("connectome")
+    brain: Any = _override("brain")
+    learning_rule: Any = _override("learning_rule")
+    protocol: Any = _override("protocol")
+
+
+@attrs.frozen
+class Level:
+    """One level of a factor: a partial study override, merged like a condition's.
+
+    :ivar connectome: another connectome source, or parameters of the study's.
+    :ivar brain: ``brain`` keys this level changes.
+    :ivar learning_rule: another rule, its parameters, or ``null`` for no learning.
+    :ivar protocol: a new task list, or ``{task label: {parameter: value}}``.
+    """
+
+    connectome: Any = _override("connectome")
+    brain: Any = _override("brain")
+    learning_rule: Any = _override("learning_rule")
+    protocol: Any = _override("protocol")
+
+
+#: Test families a study may put under one Benjamini-Hochberg correction.
+FAMILIES = ("comparisons", "omnibus", "interactions")
+
+
+def _families(inst: Any, att: attrs.Attribute, value: list[str]) -> None:
+    bad = [f for f in value if f not in FAMILIES]
+    if bad or not value:
+        raise ValueError(f"'{att.name}' lists test kinds among {', '.join(FAMILIES)} (at least one), got {value!r}")
+
+
+@attrs.frozen
+class Statistics:
+    """Which comparisons a study makes and which of them share one false-discovery-rate family.
+
+    :ivar comparisons: ``reference`` (every condition against the reference) or
+        ``all_pairs`` (every pair of conditions), within each cell of the factors.
+    :ivar fdr_family: the test kinds corrected together by Benjamini-Hochberg
+        (``comparisons``, ``omnibus``, ``interactions``); the others are reported
+        with their p-value and no q.
+    :ivar permutations: permutations of the interaction test (p >= 1 / (permutations + 1)).
+    """
+
+    comparisons: str = attrs.field(default="reference", validator=attrs.validators.in_(("reference", "all_pairs")))
+    fdr_family: list[str] = attrs.field(factory=lambda: ["comparisons", "interactions"], validator=_families)
+    permutations: int = attrs.field(default=9999, validator=[attrs.validators.ge(99), attrs.validators.le(1_000_000)])
 
 
 @attrs.frozen
@@ -111,14 +200,18 @@ class Study:
 
     :ivar name: a short name, used in reports.
     :ivar seed: the study seed; every replicate's seed derives from it.
-    :ivar replicates: brains per condition.
+    :ivar replicates: brains per cell (per condition when there are no factors).
     :ivar connectome: the connectome source.
     :ivar brain: microcircuit, neuron model, delays, device.
     :ivar conditions: the first one (or ``reference``) is the reference.
+    :ivar factors: named axes crossed with the conditions and with each other:
+        ``{factor: {level: partial override}}``; a cell is a condition with one
+        level of every factor.
     :ivar learning_rule: the rule tasks attach during learning phases.
     :ivar protocol: tasks run in order on the same brain.
     :ivar reference: name of the reference condition (default: the first).
     :ivar alpha: significance level for winners and power estimates.
+    :ivar statistics: comparisons, the false-discovery-rate family, permutations.
     :ivar executor: how replicates run (``serial`` when absent); the command
         line's ``--executor`` overrides it.
     """
@@ -130,10 +223,15 @@ class Study:
     replicates: int = attrs.field(default=10, validator=_positive_int)
     seed: int = attrs.field(default=0, validator=_non_negative_int)
     brain: Brain = attrs.field(default=None, metadata={"type": "Brain (see `brain`)", "default": "all defaults"})
+    factors: dict[str, dict[str, Level]] = attrs.field(
+        factory=dict, metadata={"type": "mapping of factor -> level -> override (see `factors`)", "default": "none"}
+    )
     learning_rule: Annotated[Any, Kind("learning_rule")] | None = None
     reference: str | None = None
     alpha: float = attrs.field(default=0.05, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
+    statistics: Statistics = attrs.field(factory=Statistics, metadata={"type": "Statistics (see `statistics`)", "default": "defaults below"})
     executor: Annotated[Any, Kind("executor")] | None = None
+    cells: tuple[Any, ...] = attrs.field(default=(), eq=False, repr=False, metadata={"internal": True})
 
     def reference_condition(self) -> Condition:
         """The condition every other one is compared with."""
@@ -280,7 +378,7 @@ def _format(exc: BaseException, _type: Any) -> str:
     if isinstance(exc, _KindProblem):
         return f"{exc.sub}\x1f{exc.message}"
     if isinstance(exc, ForbiddenExtraKeysError):
-        allowed = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        allowed = [a.name for a in attrs.fields(exc.cl) if not a.metadata.get("internal")] if attrs.has(exc.cl) else []
         if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with Brain's own
             allowed = [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + allowed
         parts = []
@@ -306,13 +404,18 @@ def _problems(exc: BaseException) -> list[tuple[str, str]]:
         text, _, path = line.rpartition(" @ ")
         sub, _, message = text.partition("\x1f")
         path = path[2:] if path.startswith("$.") else path[1:]
+        path = re.sub(r"\['([^'\]]*)'\]", r".\1", path).lstrip(".")  # mapping keys: factors['c'] -> factors.c
         if sub:
             path = f"{path}.{sub}" if path else sub
         out.append((path, message))
     return out
 
 
-def _check_conditions(study: Study) -> list[tuple[str, str]]:
+#: results.csv columns that a factor may not be named after.
+RESERVED_NAMES = ("condition", "replicate", "seed", "task", "metric", "value", "cell")
+
+
+def _check_design(study: Study) -> list[tuple[str, str]]:
     problems = []
     seen: dict[str, int] = {}
     for i, c in enumerate(study.conditions):
@@ -321,11 +424,23 @@ def _check_conditions(study: Study) -> list[tuple[str, str]]:
         seen.setdefault(c.name, i)
     if study.reference is not None and study.reference not in seen:
         problems.append(("reference", f"no condition named {study.reference!r} (conditions: {', '.join(seen)})"))
+    for factor, levels in study.factors.items():
+        for what, name in [("factor", factor), *(("level", lv) for lv in levels)]:
+            if not isinstance(name, str) or not _NAME_RE.match(name):
+                problems.append((f"factors.{factor}", f"{what} name {name!r} must be letters, digits, '_', '-', '.'"))
+        if factor in RESERVED_NAMES:
+            problems.append((f"factors.{factor}", f"a factor may not be called {factor!r} (a results.csv column); rename it"))
+        if not levels:
+            problems.append((f"factors.{factor}", "needs at least one level: {level name: {override}}"))
     return problems
 
 
 def parse_study(data: Any, registry: Registry) -> Study:
-    """Structure a parsed YAML document into a :class:`Study`.
+    """Structure a parsed YAML document into a :class:`Study`, its cells resolved.
+
+    Every condition and factor level is merged into the study's defaults and
+    structured again (see :func:`encephagen.design.cells_of`), so an override
+    is validated with its own field path (``conditions[2].learning_rule.lr``).
 
     :raises ConfigError: one problem per bad field, paths like ``conditions[1].null_model.kind``.
     """
@@ -333,6 +448,8 @@ def parse_study(data: Any, registry: Registry) -> Study:
         raise ConfigError.at("", "the study file is empty; it needs at least name, connectome, conditions and protocol")
     if not isinstance(data, Mapping):
         raise ConfigError.at("", f"the study file must be a mapping of keys (name, connectome, ...), got a {type(data).__name__}")
+    if "cells" in data:
+        raise ConfigError.at("", "unknown key 'cells' (cells are made from conditions x factors; write factors:)")
     conv = make_converter(registry)
     data = dict(data)
     if data.get("brain") is None:
@@ -343,10 +460,20 @@ def parse_study(data: Any, registry: Registry) -> Study:
         raise ConfigError(*_problems(exc)) from None
     except (TypeError, ValueError, _KindProblem) as exc:
         raise ConfigError(*_problems(exc)) from None
-    problems = _check_conditions(study)
+    problems = _check_design(study)
     if problems:
         raise ConfigError(*problems)
-    return study
+    from encephagen.design import cells_of
+
+    return attrs.evolve(study, cells=cells_of(study, data, lambda doc, cls: _structure(conv, doc, cls)))
+
+
+def _structure(conv: cattrs.Converter, value: Any, cls: Any) -> Any:
+    """``conv.structure`` with its errors as one :class:`ConfigError` (paths relative to ``value``)."""
+    try:
+        return conv.structure(value, cls)
+    except (ClassValidationError, IterableValidationError, TypeError, ValueError, _KindProblem) as exc:
+        raise ConfigError(*_problems(exc)) from None
 
 
 def read_study_text(path: str | Path) -> str:
@@ -382,3 +509,58 @@ def load_study(path: str | Path, registry: Registry) -> tuple[Study, str]:
     text = read_study_text(path)
     study = parse_study(load_yaml(text, f"study file {str(path)!r}"), registry)
     return study, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_SET_PART = re.compile(r"([A-Za-z0-9_.\-#]+?)((?:\[\d+\])*)$")
+
+
+def apply_sets(data: Any, sets: Sequence[str]) -> Any:
+    """The document with ``key.path=value`` overrides applied (``encephagen run --set``).
+
+    A path is dotted keys with ``[i]`` list indices (``brain.coupling``,
+    ``conditions[1].null_model.kind``, ``factors.coupling.high.brain.coupling``);
+    the value is read as YAML (``0.2``, ``null``, ``{kind: hebbian}``).
+    Missing mappings on the way are created.
+
+    :raises ConfigError: at ``--set`` for a malformed override.
+    """
+    if not sets:
+        return data
+    import copy
+
+    doc = copy.deepcopy(data) if data is not None else {}
+    for item in sets:
+        field = f"--set {item}"
+        path, eq, raw = item.partition("=")
+        if not eq or not path.strip():
+            raise ConfigError.at(field, "expected key.path=value, e.g. --set brain.coupling=0.2")
+        value = load_yaml(raw, f"the value of --set {path}")
+        steps: list[str | int] = []
+        for part in path.strip().split("."):
+            m = _SET_PART.match(part)
+            if not m:
+                raise ConfigError.at(field, f"{part!r} is not a key (letters, digits, '_', '-', optionally [index])")
+            steps.append(m.group(1))
+            steps += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+        if not isinstance(doc, dict):
+            raise ConfigError.at(field, "the study file is not a mapping")
+        node: Any = doc
+        for step, nxt in zip(steps, steps[1:]):
+            if isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    raise ConfigError.at(field, f"index [{step}] is out of range")
+                node = node[step]
+            else:
+                if not isinstance(node, dict):
+                    raise ConfigError.at(field, f"{step!r} is inside a value that is not a mapping")
+                if node.get(step) is None:
+                    node[step] = [] if isinstance(nxt, int) else {}
+                node = node[step]
+        last = steps[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise ConfigError.at(field, f"index [{last}] is out of range")
+        elif not isinstance(node, dict):
+            raise ConfigError.at(field, f"{last!r} is inside a value that is not a mapping")
+        node[last] = value
+    return doc

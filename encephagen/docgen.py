@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from encephagen.config import Brain, Condition, Study
+from encephagen.config import Brain, Condition, Level, Statistics, Study
 from encephagen.registry import KIND_WORDS, Registry
 
 _IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
@@ -79,7 +79,7 @@ def fields_table(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
     hints = typing.get_type_hints(cls, include_extras=True)
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for a in attrs.fields(cls):
-        if a.name in skip:
+        if a.name in skip or a.metadata.get("internal"):
             continue
         desc = docs.get(a.name, "").replace("|", "\\|")
         kind = a.metadata.get("type") or _type_name(hints.get(a.name, a.type))
@@ -93,8 +93,10 @@ def study_keys() -> dict[str, list[str]]:
     from encephagen.engine import Delays, Microcircuit
 
     return {
-        "study": [a.name for a in attrs.fields(Study)],
+        "study": [a.name for a in attrs.fields(Study) if not a.metadata.get("internal")],
         "conditions[]": [a.name for a in attrs.fields(Condition)],
+        "factors": [a.name for a in attrs.fields(Level)],
+        "statistics": [a.name for a in attrs.fields(Statistics)],
         "brain": [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
         "brain.delays": [a.name for a in attrs.fields(Delays)],
     }
@@ -123,9 +125,28 @@ def render(registry: Registry) -> str:
         "## `conditions[]`",
         "",
         "The first condition (or the one named by `reference`) is the reference; every",
-        "other condition is compared with it.",
+        "other condition is compared with it. Besides its null model a condition may",
+        "override any part of the study: its keys are merged into the study's own",
+        "(a mapping key by key; a component of another `kind:` replaces the study's;",
+        "`null` means none, e.g. `learning_rule: null` for no learning; a list",
+        "replaces the list; `protocol:` may also be `{task label: {parameter: value}}`).",
         "",
         *fields_table(Condition),
+        "",
+        "## `factors`",
+        "",
+        "`factors: {factor: {level: override}}`. Each level is merged like a",
+        "condition's overrides (after the condition's), and every condition is",
+        "run at every combination of levels: a cell. Each cell has `replicates`",
+        "brains; a brain's seed derives from the study seed, its condition, its",
+        "cell's level names and its index, so adding a level never changes an",
+        "existing brain. Keys of one level:",
+        "",
+        *fields_table(Level),
+        "",
+        "## `statistics`",
+        "",
+        *fields_table(Statistics),
         "",
         "## `brain`",
         "",

@@ -134,6 +134,15 @@ class Task(Component, Protocol):
 
 
 @runtime_checkable
+class CountsSteps(Protocol):
+    """Optional for a task: how many steps it simulates, so ``validate`` can estimate a study's time."""
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached (0.1 ms each at the default dt)."""
+        ...
+
+
+@runtime_checkable
 class Executor(Component, Protocol):
     """Runs replicates, serially, in local processes, or on a cluster."""
 

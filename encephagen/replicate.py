@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from encephagen.config import Study
 from encephagen.connectome import Connectome
+from encephagen.design import labels
 from encephagen.errors import EncephagenError
 from encephagen.results import ReplicateFailed, ReplicateResult
 from encephagen.study import Replicate, stream_rng, stream_seed
@@ -30,13 +30,7 @@ SATURATION = 0.9
 
 def task_labels(protocol: Sequence[Any]) -> list[str]:
     """One label per task: its name, with ``#i`` (1-based) when a protocol repeats it."""
-    totals = Counter(t.name for t in protocol)
-    seen: Counter[str] = Counter()
-    labels = []
-    for t in protocol:
-        seen[t.name] += 1
-        labels.append(t.name if totals[t.name] == 1 else f"{t.name}#{seen[t.name]}")
-    return labels
+    return labels([t.name for t in protocol])
 
 
 class WatchedBrain:
@@ -74,16 +68,16 @@ def run_replicate(study: Study, connectome: Connectome, replicate: Replicate) ->
 
 
 def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Replicate]) -> list[ReplicateResult]:
-    """Simulate brains of one condition together, as one batched network, through the whole protocol.
+    """Simulate brains of one cell together, as one batched network, through the whole protocol.
 
     Each brain draws its null model, wiring, state, noise and stimuli from
     its own replicate seed, so a brain gives the same numbers alone or in a
     batch. The learning rule's own draws (the supervised variant's feedback
     matrix) come from the first replicate's seed.
 
-    :param study: the structured study.
-    :param connectome: the study's connectome (before any null model).
-    :param replicates: replicates of one condition.
+    :param study: the study as the replicates' cell runs it (:attr:`encephagen.design.Cell.study`).
+    :param connectome: the cell's connectome (before any null model).
+    :param replicates: replicates of one cell.
     :raises ReplicateFailed: exploding activity, non-finite state, or a plugin's
         error; it fails every brain of the batch.
     """
@@ -92,9 +86,9 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
     from encephagen_builtins.tasks import TaskContext
 
     t0 = time.perf_counter()
-    names = [f"{r.condition} #{r.index}" for r in replicates]
-    if len({r.condition for r in replicates}) != 1:
-        raise ValueError(f"a batch holds replicates of one condition, got {names}")
+    names = [f"{r.cell} #{r.index}" for r in replicates]
+    if len({r.cell for r in replicates}) != 1:
+        raise ValueError(f"a batch holds replicates of one cell, got {names}")
     condition = next(c for c in study.conditions if c.name == replicates[0].condition)
     seeds = [r.seed for r in replicates]
     try:

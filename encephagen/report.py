@@ -25,54 +25,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from encephagen.stats import Comparison
-from encephagen.store import MetricRow, ReplicateRow, SeriesRow, StoredCondition, StoredStudy
-
-SUMMARY_COLUMNS = (
-    "task", "metric", "reference", "condition", "n_ref", "n", "mean_ref", "sd_ref", "mean", "sd",
-    "U", "p", "q", "d", "g", "ci_low", "ci_high", "winner", "power_n", "note",
-)  # fmt: skip
-
-
-@attrs.frozen
-class SummaryRow:
-    """One comparison of ``condition`` with ``reference`` on one metric.
-
-    :ivar comparison: the :class:`~encephagen.stats.Comparison` (q set).
-    :ivar power_n: replicates per condition for 80 % power at the observed d
-        (``None`` without a finite, non-zero d).
-    :ivar note: special cases and failed replicates.
-    """
-
-    task: str
-    metric: str
-    reference: str
-    condition: str
-    comparison: Comparison
-    power_n: int | None
-    note: str
-
-    @property
-    def winner(self) -> str:
-        """The name of the winning condition ("" when no difference is significant)."""
-        return {"other": self.condition, "reference": self.reference}.get(self.comparison.winner, "")
-
-
-def _num(x: float | None) -> str:
-    """A number for a CSV file: shortest exact repr, "nan", or "" for none."""
-    return "" if x is None else repr(float(x))
-
-
-def summary_csv_row(row: SummaryRow) -> list[str]:
-    """``row`` as the columns of :data:`SUMMARY_COLUMNS`."""
-    c = row.comparison
-    return [
-        row.task, row.metric, row.reference, row.condition, str(c.n_ref), str(c.n_other),
-        _num(c.mean_ref), _num(c.sd_ref), _num(c.mean_other), _num(c.sd_other),
-        _num(c.u), _num(c.p), _num(c.q), _num(c.d), _num(c.g), _num(c.ci_low), _num(c.ci_high),
-        row.winner, "" if row.power_n is None else str(row.power_n), row.note,
-    ]  # fmt: skip
-
+from encephagen.analysis import Analysis, SummaryRow, smallest_p
+from encephagen.store import MetricRow, ReplicateRow, SeriesRow, StoredCell, StoredCondition, StoredStudy
 
 # -- connectomes ---------------------------------------------------------------------------
 
@@ -132,12 +86,18 @@ class ReportInput:
 
     study: StoredStudy
     conditions: Sequence[StoredCondition]
+    cells: Sequence[StoredCell]
     replicates: Sequence[ReplicateRow]
     metrics: Sequence[MetricRow]
     series: Sequence[SeriesRow]
-    summary: Sequence[SummaryRow]
+    analysis: Analysis
     provenance: Mapping[str, str]
     connectomes: ConnectomePanel | None
+
+    @property
+    def summary(self) -> Sequence[SummaryRow]:
+        """The comparisons."""
+        return self.analysis.comparisons
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -295,72 +255,150 @@ def to_html(blocks: Sequence[Block], title: str, root: Path) -> str:
 # -- the report ------------------------------------------------------------------------------------
 
 
+def _levels_text(levels: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{f}={lv}" for f, lv in levels) or "-"
+
+
 def _design(data: ReportInput) -> list[Block]:
     s = data.study
-    status: dict[str, dict[str, int]] = {c.name: {"done": 0, "failed": 0, "pending": 0, "running": 0} for c in data.conditions}
+    factors = s.factors
+    status: dict[str, dict[str, int]] = {c.key: {"done": 0, "failed": 0, "pending": 0, "running": 0} for c in data.cells}
     for r in data.replicates:
-        status[r.condition][r.status] += 1
+        status[r.cell][r.status] += 1
     ref = next(c.name for c in data.conditions if c.reference)
-    cond_rows = [
-        [
-            c.name + (" (reference)" if c.reference else ""),
-            c.null_model or "none (the connectome as is)",
-            s.replicates,
-            status[c.name]["done"],
-            status[c.name]["failed"],
-            status[c.name]["pending"] + status[c.name]["running"],
-        ]
-        for c in data.conditions
+    null = {c.name: c.null_model for c in data.conditions}
+    cell_rows = []
+    for c in data.cells:
+        info, st = c.info, status[c.key]
+        cell_rows.append(
+            [
+                c.condition + (" (reference)" if c.condition == ref else ""),
+                *(dict(c.levels).get(f, "") for f in factors),
+                null.get(c.condition) or "none (the connectome as is)",
+                "; ".join(f"{p}={v}" for p, v in c.changes) or "-",
+                f"{info.get('neurons', '?')} ({info.get('regions', '?')} x {info.get('neurons_per_region', '?')})",
+                info.get("synapses", "?"),
+                info.get("rule", "?"),
+                s.replicates, st["done"], st["failed"], st["pending"] + st["running"],
+            ]
+        )  # fmt: skip
+    header = ["condition", *factors, "null model", "overrides", "neurons per brain", "synapses (expected)", "rule", "planned", "done", "failed", "unfinished"]
+    tasks = list(dict.fromkeys(t for c in data.cells for t in c.info.get("tasks", [])))
+    label = {c.key: c.label for c in data.cells}
+    rep_rows = [[label.get(r.cell, r.cell), r.idx, r.seed, r.status, _fmt(r.seconds, ".1f"), r.device or ""] for r in data.replicates]
+    shape = " x ".join([f"{len(data.conditions)} conditions", *(f"{len(v)} {f} levels" for f, v in factors.items())])
+    text = (
+        f"{shape} = {len(data.cells)} cells x {s.replicates} replicates, study seed {s.seed}, alpha {s.alpha:g}; "
+        f"within every cell's factor levels each condition is compared with the reference {ref!r}. Each replicate's "
+        "seed derives from the study seed, its condition's name, its cell's factor levels and its index. "
+        f"Tasks: {', '.join(tasks) or 'none'}. Study file SHA-256 {s.hash}; store created {s.created}."
+    )
+    sets = s.options.get("sets") or []
+    blocks: list[Block] = [("h", 2, "Design"), ("p", text)]
+    if sets:
+        blocks.append(("p", "Command-line overrides: " + "; ".join(f"--set {x}" for x in sets)))
+    blocks += [
+        ("p", "Cells: what each one changes from the study's defaults (overrides), its brain and its rule."),
+        ("table", header, cell_rows),
+        ("table", ["cell", "replicate", "seed", "status", "seconds", "device"], rep_rows),
     ]
-    rep_rows = [
-        [r.condition, r.idx, r.seed, r.status, _fmt(r.seconds, ".1f"), r.device or ""] for r in data.replicates
+    return blocks
+
+
+def _limits(data: ReportInput) -> list[Block]:
+    """What the design can show at all: the smallest reachable p and q."""
+    a = data.analysis
+    alpha = data.study.alpha
+    ns = [(s.comparison.n_ref, s.comparison.n_other) for s in a.comparisons if s.comparison.n_ref and s.comparison.n_other]
+    planned = data.study.replicates
+    n_ref, n_other = min(ns, key=lambda x: x[0] + x[1]) if ns else (planned, planned)
+    p_min = smallest_p(n_ref, n_other)
+    m = max(1, a.family_size)
+    lines = [
+        f"The smallest two-sided p an exact Mann-Whitney test can give at {n_ref} vs {n_other} brains is {p_min:.3g} "
+        f"(2 / C({n_ref + n_other}, {n_ref}), without ties). The false-discovery-rate family holds {a.family_size} "
+        f"test(s) ({', '.join(a.family)}); one result alone reaches at best q = {m} x {p_min:.3g} = {min(1.0, m * p_min):.3g}."
     ]
-    return [
-        ("h", 2, "Design"),
-        (
-            "p",
-            f"{len(data.conditions)} conditions x {s.replicates} replicates, study seed {s.seed}, alpha {s.alpha:g}; "
-            f"every condition is compared with the reference {ref!r}. Each replicate's seed derives from the study "
-            f"seed, its condition's name and its index. Study file SHA-256 {s.hash}; store created {s.created}.",
-        ),
-        ("table", ["condition", "null model", "planned", "done", "failed", "unfinished"], cond_rows),
-        ("table", ["condition", "replicate", "seed", "status", "seconds", "device"], rep_rows),
-    ]
+    if p_min >= alpha:
+        lines.append(f"WARNING: no comparison of this design can reach p < {alpha:g}; add replicates.")
+    elif m * p_min >= alpha:
+        lines.append(
+            f"WARNING: no single comparison can reach q < {alpha:g}; only several comparisons at the minimum p together can. "
+            "Add replicates or test fewer metrics for a design that can show one effect."
+        )
+    if a.interactions:
+        perms = max(i.result.n_perm for i in a.interactions)
+        if perms:
+            lines.append(f"Interaction p-values are permutation p-values, at least 1 / ({perms} + 1) = {1 / (perms + 1):.2g}.")
+    return [("p", " ".join(lines))]
 
 
 def _results(data: ReportInput) -> list[Block]:
     alpha = data.study.alpha
+    factors = data.study.factors
     ci = f"{(1 - alpha) * 100:g} % CI"
     rows = []
     for r in data.summary:
         c = r.comparison
         rows.append(
             [
-                r.task, r.metric, f"{r.condition} vs {r.reference}", c.n_ref, c.n_other,
+                r.task, r.metric, *([_levels_text(r.levels)] if factors else []), f"{r.condition} vs {r.reference}", c.n_ref, c.n_other,
                 f"{_fmt(c.mean_ref)} ± {_fmt(c.sd_ref, '.3g')}", f"{_fmt(c.mean_other)} ± {_fmt(c.sd_other, '.3g')}",
                 _fmt(c.u, "g"), _fmt(c.p, ".3g"), _fmt(c.q, ".3g"), _fmt(c.d, ".3g"),
                 f"[{_fmt(c.ci_low, '.3g')}, {_fmt(c.ci_high, '.3g')}]", r.winner or "-",
                 "" if r.power_n is None else r.power_n, r.note,
             ]
         )  # fmt: skip
+    family = ", ".join(data.analysis.family)
     text = (
-        "Per metric, each condition against the reference: two-sided Mann-Whitney U (U of the condition), "
-        "Benjamini-Hochberg q over all metrics and comparisons together, Cohen's d with population variances "
+        "Per metric" + (" and combination of factor levels" if factors else "") + ", each condition against the reference: "
+        "two-sided Mann-Whitney U (U of the condition), Benjamini-Hochberg q over one family of tests "
+        f"({family}: every metric, cell and comparison of those kinds together), Cohen's d with population variances "
         f"(condition minus reference), and the bootstrap {ci} of the difference in means. A winner is named when "
         f"q < {alpha:g}. power_n is the number of replicates per condition that would detect the observed d with "
         "80 % power (a planning estimate, not evidence). Only finished replicates count; n says how many."
     )
-    header = ["task", "metric", "comparison", "n_ref", "n", "mean_ref ± sd", "mean ± sd", "U", "p", "q", "d", ci, "winner", "power_n", "note"]
-    return [("h", 2, "Results"), ("p", text), ("table", header, rows) if rows else ("p", "No comparisons yet: they need finished replicates of at least two conditions.")]
+    header = ["task", "metric", *(["levels"] if factors else []), "comparison", "n_ref", "n", "mean_ref ± sd", "mean ± sd", "U", "p", "q", "d", ci, "winner", "power_n", "note"]
+    blocks: list[Block] = [("h", 2, "Results"), ("p", text), *_limits(data)]
+    blocks.append(("table", header, rows) if rows else ("p", "No comparisons yet: they need finished replicates of at least two conditions."))
+    if data.analysis.omnibus:
+        names = [c.name for c in data.conditions]
+        blocks += [
+            ("h", 3, "Omnibus tests"),
+            ("p", f"Kruskal-Wallis H across all {len(names)} conditions ({', '.join(names)}) per metric"
+             + (" and combination of factor levels" if factors else "") + "; q only when omnibus tests are in the FDR family."),
+            ("table", ["task", "metric", *(["levels"] if factors else []), "n", "H", "p", "q", "note"],
+             [[o.task, o.metric, *([_levels_text(o.levels)] if factors else []), "/".join(map(str, o.n)), _fmt(o.h, ".4g"),
+               _fmt(o.p, ".3g"), _fmt(o.q, ".3g"), o.note] for o in data.analysis.omnibus]),
+        ]  # fmt: skip
+    if factors:
+        from encephagen.interaction import METHOD
+
+        rows_i = [
+            [i.task, i.metric, f"{i.condition} vs {i.reference}", i.factor,
+             "; ".join(f"{lv}: {_fmt(e, '.3g')}" for lv, e in zip(i.levels, i.result.effects)),
+             i.result.n, _fmt(i.result.statistic, ".3g"), f"{i.result.df1}, {i.result.df2}", _fmt(i.result.p, ".3g"),
+             _fmt(i.q, ".3g"), "yes" if i.q < alpha else "-", i.result.note]
+            for i in data.analysis.interactions
+        ]  # fmt: skip
+        blocks += [
+            ("h", 3, "Interactions"),
+            ("p", f"Does a condition's effect differ across a factor's levels? {METHOD}. Effects are differences in means "
+             f"(condition minus reference) at each level. Interaction tests with q < {alpha:g} are marked."),
+            ("table", ["task", "metric", "comparison", "factor", "effect by level", "n", "F", "df", "p", "q", "interaction", "note"], rows_i)
+            if rows_i else ("p", "No interaction tests: they need a factor with two or more levels and finished replicates."),
+        ]
+    return blocks
 
 
 def _failed(data: ReportInput) -> list[Block]:
-    rows = [[r.condition, r.idx, r.seed, r.error or ""] for r in data.replicates if r.status == "failed"]
+    label = {c.key: c.label for c in data.cells}
+    rows = [[label.get(r.cell, r.cell), r.idx, r.seed, r.error or ""] for r in data.replicates if r.status == "failed"]
     unfinished = sum(r.status in ("pending", "running") for r in data.replicates)
     blocks: list[Block] = [("h", 2, "Failed replicates")]
     if rows:
         blocks.append(("p", f"{len(rows)} replicate(s) failed; they are left out of the statistics."))
-        blocks.append(("table", ["condition", "replicate", "seed", "reason"], rows))
+        blocks.append(("table", ["cell", "replicate", "seed", "reason"], rows))
     else:
         blocks.append(("p", "None."))
     if unfinished:
@@ -368,29 +406,69 @@ def _failed(data: ReportInput) -> list[Block]:
     return blocks
 
 
+def forest_figure(path: Path, title: str, rows: Sequence[SummaryRow], alpha: float) -> None:
+    """Cohen's d with its approximate CI for every comparison of one metric, a row per (comparison, factor levels)."""
+    from encephagen.stats import d_interval
+
+    labels = [f"{r.condition} vs {r.reference}" + (f" | {_levels_text(r.levels)}" if r.levels else "") for r in rows]
+    width = max([len(lb) for lb in labels] + [10])
+    left = min(0.6, 0.04 + 0.0105 * width * 6.5 / 7.0)
+    fig = _figure(7.0, 1.2 + 0.32 * len(rows), left=left, right=0.8, bottom=0.6 / (1.2 + 0.32 * len(rows)) + 0.05, top=1 - 0.45 / (1.2 + 0.32 * len(rows)))
+    ax = fig.add_subplot()
+    for y, r in enumerate(rows):
+        c = r.comparison
+        lo, hi = d_interval(c.d, c.n_ref, c.n_other, alpha)
+        if math.isfinite(c.d):
+            ax.errorbar([c.d], [y], xerr=[[c.d - lo], [hi - c.d]] if math.isfinite(lo) else None, fmt="o", color="k", ms=4, capsize=3)
+        q = c.q if c.q is not None and not math.isnan(c.q) else None
+        note = f"p={_fmt(c.p, '.2g')}" + (f" q={_fmt(q, '.2g')}" if q is not None else "")
+        ax.annotate(note, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel(f"Cohen's d (condition - reference), {(1 - alpha) * 100:g} % CI (normal approximation)")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
 def _figures(data: ReportInput, out: Path) -> list[Block]:
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
     for old in fig_dir.glob("*.png"):
         old.unlink()
-    names = [c.name for c in data.conditions]
-    blocks: list[Block] = [("h", 2, "Metrics by condition")]
+    factors = data.study.factors
+    groups = [c.key for c in data.cells]
+    names = [c.label for c in data.cells]
+    blocks: list[Block] = [("h", 2, "Metrics by " + ("cell" if factors else "condition"))]
     values: dict[tuple[str, str], dict[str, list[float]]] = {}
     for m in data.metrics:
-        values.setdefault((m.task, m.metric), {}).setdefault(m.condition, []).append(m.value)
-    for i, ((task, metric), by_cond) in enumerate(sorted(values.items())):
+        values.setdefault((m.task, m.metric), {}).setdefault(m.cell, []).append(m.value)
+    for i, ((task, metric), by_cell) in enumerate(sorted(values.items())):
         rel = f"figures/metric_{i:02d}_{_slug(task)}_{_slug(metric)}.png"
-        metric_figure(out / rel, f"{task}: {metric}", names, [np.asarray(by_cond.get(n, []), dtype=float) for n in names])
-        blocks.append(("img", rel, f"{task} {metric} by condition"))
+        metric_figure(out / rel, f"{task}: {metric}", names, [np.asarray(by_cell.get(g, []), dtype=float) for g in groups])
+        blocks.append(("img", rel, f"{task} {metric} by {'cell' if factors else 'condition'}"))
     if not values:
         blocks.append(("p", "No finished replicates yet."))
+    forest: dict[tuple[str, str], list[SummaryRow]] = {}
+    for r in data.summary:
+        forest.setdefault((r.task, r.metric), []).append(r)
+    if forest:
+        blocks += [
+            ("h", 2, "Effects (forest plots)"),
+            ("p", "Per metric, Cohen's d of every comparison" + (" at every combination of factor levels" if factors else "")
+             + ", with an approximate CI (Hedges-Olkin normal approximation, rough at small n); p and q on the right."),
+        ]
+        for i, ((task, metric), rows) in enumerate(sorted(forest.items())):
+            rel = f"figures/forest_{i:02d}_{_slug(task)}_{_slug(metric)}.png"
+            forest_figure(out / rel, f"{task}: {metric}", rows, data.study.alpha)
+            blocks.append(("img", rel, f"{task} {metric} effects"))
     curves: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
     for s in data.series:
-        curves.setdefault((s.task, s.name), {}).setdefault(s.condition, []).append(np.asarray(s.values, dtype=float))
+        curves.setdefault((s.task, s.name), {}).setdefault(s.cell, []).append(np.asarray(s.values, dtype=float))
     blocks.append(("h", 2, "Learning curves"))
-    for i, ((task, name), by_cond) in enumerate(sorted(curves.items())):
+    for i, ((task, name), by_cell) in enumerate(sorted(curves.items())):
         rel = f"figures/series_{i:02d}_{_slug(task)}_{_slug(name)}.png"
-        series_figure(out / rel, f"{task}: {name} (mean ± sd across replicates)", names, [by_cond.get(n, []) for n in names])
+        series_figure(out / rel, f"{task}: {name} (mean ± sd across replicates)", names, [by_cell.get(g, []) for g in groups])
         blocks.append(("img", rel, f"{task} {name}"))
     if not curves:
         blocks.append(("p", "No series recorded."))
@@ -401,7 +479,7 @@ def _figures(data: ReportInput, out: Path) -> list[Block]:
             (
                 "p",
                 "Weights (rows = sources) and between-region in/out-degree distributions of the reference and of one "
-                "surrogate per null-model condition, drawn with the seed of that condition's replicate 0.",
+                "surrogate per null-model condition, drawn with the seed of that condition's first cell's replicate 0.",
             )
         )
         blocks.append(("img", "figures/connectomes.png", "connectome and surrogates"))

@@ -29,6 +29,7 @@ __all__ = [
     "Comparison",
     "benjamini_hochberg",
     "compare",
+    "d_interval",
     "fdr_adjust",
     "power_replicates",
 ]
@@ -308,3 +309,21 @@ def power_replicates(d: float, alpha: float = 0.05, power: float = 0.8) -> int |
     z = _sps.norm.ppf(1.0 - alpha / 2.0) + _sps.norm.ppf(power)
     n_t = 2.0 * z * z / (d * d)
     return max(2, math.ceil(n_t * math.pi / 3.0))
+
+
+def d_interval(d: float, n_ref: int, n_other: int, alpha: float = 0.05) -> tuple[float, float]:
+    """An approximate ``1 - alpha`` interval for a standardised difference ``d``.
+
+    The normal approximation of Hedges & Olkin (1985):
+    ``se = sqrt((n_r + n_o) / (n_r n_o) + d^2 / (2 (n_r + n_o)))``, interval
+    ``d -+ z_{1-alpha/2} se``. It is rough at small n (it ignores that the
+    sampling distribution of d is skewed there); the report says so.
+
+    :returns: ``(low, high)``, NaN when ``d`` is not finite or a group has fewer than 2 values.
+    """
+    if not math.isfinite(d) or n_ref < 2 or n_other < 2:
+        return math.nan, math.nan
+    n = n_ref + n_other
+    se = math.sqrt(n / (n_ref * n_other) + d * d / (2.0 * n))
+    z = float(_sps.norm.ppf(1.0 - alpha / 2.0))
+    return d - z * se, d + z * se

@@ -3,21 +3,29 @@
 Tables:
 
 - ``studies``: the study's name, the SHA-256 of its file, the file's text,
-  when the store was created, the study seed, replicates and alpha;
+  when the store was created, the study seed, replicates per cell, alpha,
+  and the design (factors and their levels, statistics options, command-line
+  overrides) as JSON;
 - ``conditions``: name, position in the file, null model (``""`` for none),
   whether it is the reference;
-- ``replicates``: one row per (condition, idx) with its seed and status
+- ``cells``: key, condition, position, the ``(factor, level)`` pairs, what
+  the cell changes from the study's defaults, its fingerprint (what makes its
+  brains, see :mod:`encephagen.design`) and a JSON summary (neurons,
+  synapses, rule, tasks);
+- ``replicates``: one row per (cell, idx) with its condition, seed and status
   (``pending``, ``running``, ``done``, ``failed``), start and finish times
   (ISO 8601, UTC), wall seconds, device, and for a failure the reason
   (``error``) and the traceback (``detail``);
-- ``metrics``: one value per (condition, replicate, task, metric);
-- ``series``: one JSON list per (condition, replicate, task, name);
+- ``metrics``: one value per (cell, replicate, task, metric);
+- ``series``: one JSON list per (cell, replicate, task, name);
 - ``provenance``: key/value text.
 
 The database runs in WAL mode and every finished replicate is committed in
 one transaction (its status, metrics and series together), so killing the
 process at any moment loses at most the replicates in flight and never
 leaves a half-written replicate behind. NaN metric values are stored as NULL.
+A study grows in place (:meth:`Store.grow`): new cells and replicates are
+added as pending, finished ones are never touched.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from pathlib import Path
 
 import attrs
 
+from encephagen.errors import ConfigError
 from encephagen.results import ReplicateResult
 
 STORE_NAME = "study.sqlite"
@@ -40,25 +49,29 @@ STATUSES = ("pending", "running", "done", "failed")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
     name TEXT NOT NULL, hash TEXT NOT NULL, yaml TEXT NOT NULL, created TEXT NOT NULL,
-    seed INTEGER NOT NULL, replicates INTEGER NOT NULL, alpha REAL NOT NULL
+    seed INTEGER NOT NULL, replicates INTEGER NOT NULL, alpha REAL NOT NULL, design TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS conditions (
     name TEXT PRIMARY KEY, position INTEGER NOT NULL, null_model TEXT NOT NULL, reference INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY, condition TEXT NOT NULL REFERENCES conditions(name), position INTEGER NOT NULL,
+    levels TEXT NOT NULL, changes TEXT NOT NULL, fingerprint TEXT NOT NULL, info TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS replicates (
-    condition TEXT NOT NULL REFERENCES conditions(name), idx INTEGER NOT NULL, seed INTEGER NOT NULL,
+    cell TEXT NOT NULL REFERENCES cells(key), idx INTEGER NOT NULL, condition TEXT NOT NULL, seed INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
     started TEXT, finished TEXT, seconds REAL, device TEXT, error TEXT, detail TEXT,
-    PRIMARY KEY (condition, idx)
+    PRIMARY KEY (cell, idx)
 );
 CREATE TABLE IF NOT EXISTS metrics (
-    condition TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
-    PRIMARY KEY (condition, replicate, task, metric)
+    cell TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (cell, replicate, task, metric)
 );
 CREATE TABLE IF NOT EXISTS series (
-    condition TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL,
+    cell TEXT NOT NULL, replicate INTEGER NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL,
     values_json TEXT NOT NULL,
-    PRIMARY KEY (condition, replicate, task, name)
+    PRIMARY KEY (cell, replicate, task, name)
 );
 CREATE TABLE IF NOT EXISTS provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -80,6 +93,17 @@ class StoredStudy:
     seed: int
     replicates: int
     alpha: float
+    design: str = "{}"
+
+    @property
+    def factors(self) -> dict[str, list[str]]:
+        """``{factor: [level, ...]}`` in file order (empty without factors)."""
+        return dict(json.loads(self.design).get("factors", {}))
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The design JSON: ``factors``, ``statistics``, ``sets`` (command-line overrides)."""
+        return dict(json.loads(self.design))
 
 
 @attrs.frozen
@@ -90,6 +114,33 @@ class StoredCondition:
     position: int
     null_model: str
     reference: bool
+
+
+@attrs.frozen
+class StoredCell:
+    """A ``cells`` row.
+
+    :ivar levels: ``(factor, level)`` pairs in file order.
+    :ivar changes: ``(path, value)`` where the cell differs from the study's defaults.
+    :ivar info: ``neurons``, ``synapses`` (expected, per brain), ``rule``, ``tasks``, ``connectome``.
+    """
+
+    key: str
+    condition: str
+    position: int
+    levels: tuple[tuple[str, str], ...]
+    changes: tuple[tuple[str, str], ...]
+    fingerprint: str
+    info: dict = attrs.field(factory=dict, eq=False)
+
+    @property
+    def label(self) -> str:
+        """``rewired, coupling=low``."""
+        return ", ".join([self.condition, *(f"{f}={lv}" for f, lv in self.levels)])
+
+
+def _self_condition(self: object) -> str:
+    return self.condition  # type: ignore[attr-defined]
 
 
 @attrs.frozen
@@ -106,11 +157,15 @@ class ReplicateRow:
     device: str | None = None
     error: str | None = None
     detail: str | None = None
+    cell: str = attrs.field(default=attrs.Factory(_self_condition, takes_self=True))
 
 
 @attrs.frozen
 class MetricRow:
-    """One value of a finished replicate (``value`` NaN when it was NaN)."""
+    """One value of a finished replicate (``value`` NaN when it was NaN).
+
+    :ivar levels: the cell's ``(factor, level)`` pairs.
+    """
 
     condition: str
     replicate: int
@@ -118,6 +173,8 @@ class MetricRow:
     task: str
     metric: str
     value: float
+    cell: str = attrs.field(default=attrs.Factory(_self_condition, takes_self=True))
+    levels: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -129,6 +186,7 @@ class SeriesRow:
     task: str
     name: str
     values: tuple[float, ...]
+    cell: str = attrs.field(default=attrs.Factory(_self_condition, takes_self=True))
 
 
 class Store:
@@ -142,6 +200,14 @@ class Store:
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        old = [r[1] for r in self._db.execute("PRAGMA table_info(replicates)")]
+        if old and "cell" not in old:
+            self._db.close()
+            raise ConfigError.at(
+                "--out",
+                f"{self.path} was written by an earlier encephagen (a store without cells); "
+                "run the study into a new --out directory",
+            )
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -168,41 +234,90 @@ class Store:
 
     def study(self) -> StoredStudy | None:
         """The stored study, or ``None`` for a new store."""
-        row = self._db.execute("SELECT name, hash, yaml, created, seed, replicates, alpha FROM studies").fetchone()
+        row = self._db.execute("SELECT name, hash, yaml, created, seed, replicates, alpha, design FROM studies").fetchone()
         return StoredStudy(*row) if row else None
 
     def create(
         self,
         study: StoredStudy,
         conditions: Sequence[StoredCondition],
-        replicates: Iterable[tuple[str, int, int]],
+        cells: Sequence[StoredCell],
+        replicates: Iterable[tuple[str, int, str, int]],
     ) -> None:
-        """Record a new study with every replicate ``(condition, idx, seed)`` pending, in one transaction."""
+        """Record a new study with every replicate ``(cell, idx, condition, seed)`` pending, in one transaction."""
         with self._transaction() as db:
             if db.execute("SELECT COUNT(*) FROM studies").fetchone()[0]:
                 raise RuntimeError(f"{self.path} already holds a study")
-            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?, ?)", attrs.astuple(study))
-            db.executemany(
-                "INSERT INTO conditions VALUES (?, ?, ?, ?)",
-                [(c.name, c.position, c.null_model, int(c.reference)) for c in conditions],
-            )
-            db.executemany(
-                "INSERT INTO replicates (condition, idx, seed, status) VALUES (?, ?, ?, 'pending')",
-                list(replicates),
-            )
+            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?, ?, ?)", attrs.astuple(study))
+            self._add(db, conditions, cells, replicates)
+
+    def grow(
+        self,
+        study: StoredStudy,
+        conditions: Sequence[StoredCondition],
+        cells: Sequence[StoredCell],
+        replicates: Iterable[tuple[str, int, str, int]],
+    ) -> int:
+        """Make the store hold a grown study: its row replaced, every condition and cell
+        inserted or repositioned, the replicates it lacks added as pending.
+
+        Finished replicates are never touched; the caller has checked that
+        no stored cell changed (:mod:`encephagen.design` fingerprints).
+
+        :returns: how many replicates were added.
+        """
+        with self._transaction() as db:
+            db.execute("DELETE FROM studies")
+            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?, ?, ?)", attrs.astuple(study))
+            before = db.execute("SELECT COUNT(*) FROM replicates").fetchone()[0]
+            self._add(db, conditions, cells, replicates)
+            return db.execute("SELECT COUNT(*) FROM replicates").fetchone()[0] - before
+
+    @staticmethod
+    def _add(
+        db: sqlite3.Connection,
+        conditions: Sequence[StoredCondition],
+        cells: Sequence[StoredCell],
+        replicates: Iterable[tuple[str, int, str, int]],
+    ) -> None:
+        db.executemany(
+            "INSERT INTO conditions VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+            "position = excluded.position, reference = excluded.reference",
+            [(c.name, c.position, c.null_model, int(c.reference)) for c in conditions],
+        )
+        db.executemany(
+            "INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "position = excluded.position, levels = excluded.levels, changes = excluded.changes, info = excluded.info",
+            [
+                (c.key, c.condition, c.position, json.dumps(c.levels), json.dumps(c.changes), c.fingerprint, json.dumps(c.info))
+                for c in cells
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO replicates (cell, idx, condition, seed, status) VALUES (?, ?, ?, ?, 'pending')",
+            list(replicates),
+        )
 
     def conditions(self) -> list[StoredCondition]:
         """The conditions in file order."""
         rows = self._db.execute("SELECT name, position, null_model, reference FROM conditions ORDER BY position")
         return [StoredCondition(n, p, m, bool(r)) for n, p, m, r in rows]
 
+    def cells(self) -> list[StoredCell]:
+        """The cells in order (conditions, then factor levels, in file order)."""
+        rows = self._db.execute("SELECT key, condition, position, levels, changes, fingerprint, info FROM cells ORDER BY position")
+        return [
+            StoredCell(k, c, p, tuple(tuple(x) for x in json.loads(lv)), tuple(tuple(x) for x in json.loads(ch)), f, json.loads(i))
+            for k, c, p, lv, ch, f, i in rows
+        ]
+
     # -- replicates -------------------------------------------------------------------
 
     def replicates(self, status: str | None = None) -> list[ReplicateRow]:
         """Replicates (of one status), in condition order then index."""
         sql = (
-            "SELECT r.condition, r.idx, r.seed, r.status, r.started, r.finished, r.seconds, r.device, r.error, r.detail "
-            "FROM replicates r JOIN conditions c ON c.name = r.condition"
+            "SELECT r.condition, r.idx, r.seed, r.status, r.started, r.finished, r.seconds, r.device, r.error, r.detail, r.cell "
+            "FROM replicates r JOIN cells c ON c.key = r.cell"
         )
         args: tuple = ()
         if status is not None:
@@ -235,7 +350,7 @@ class Store:
             return cur.rowcount
 
     def mark(self, keys: Iterable[tuple[str, int]], status: str) -> None:
-        """Set replicates ``(condition, idx)`` to ``running`` (handed to the executor) or back to ``pending``.
+        """Set replicates ``(cell, idx)`` to ``running`` (handed to the executor) or back to ``pending``.
 
         Any values and outcome fields they had are dropped with the old status.
         """
@@ -246,9 +361,9 @@ class Store:
                 self._clear(db, key)
                 self._set_status(db, key, status, None, None, None, None, None, None)
 
-    def record_done(self, result: ReplicateResult, started: str, finished: str) -> None:
-        """Store a finished replicate: status, metrics and series in one transaction."""
-        key = (result.condition, result.replicate)
+    def record_done(self, cell: str, result: ReplicateResult, started: str, finished: str) -> None:
+        """Store a finished replicate of ``cell``: status, metrics and series in one transaction."""
+        key = (cell, result.replicate)
         metrics = [
             (*key, task, metric, None if math.isnan(value) else float(value))
             for task, values in result.metrics.items()
@@ -267,7 +382,7 @@ class Store:
 
     def record_failed(
         self,
-        condition: str,
+        cell: str,
         idx: int,
         error: str,
         detail: str = "",
@@ -276,21 +391,21 @@ class Store:
         seconds: float | None = None,
         device: str | None = None,
     ) -> None:
-        """Mark a replicate failed with its reason (and traceback in ``detail``)."""
+        """Mark a replicate of ``cell`` failed with its reason (and traceback in ``detail``)."""
         with self._transaction() as db:
-            self._clear(db, (condition, idx))
-            self._set_status(db, (condition, idx), "failed", started, finished or utc_now(), seconds, device, error, detail)
+            self._clear(db, (cell, idx))
+            self._set_status(db, (cell, idx), "failed", started, finished or utc_now(), seconds, device, error, detail)
 
     @staticmethod
     def _clear(db: sqlite3.Connection, key: tuple[str, int]) -> None:
-        db.execute("DELETE FROM metrics WHERE condition = ? AND replicate = ?", key)
-        db.execute("DELETE FROM series WHERE condition = ? AND replicate = ?", key)
+        db.execute("DELETE FROM metrics WHERE cell = ? AND replicate = ?", key)
+        db.execute("DELETE FROM series WHERE cell = ? AND replicate = ?", key)
 
     @staticmethod
     def _set_status(db: sqlite3.Connection, key: tuple[str, int], status: str, *values: object) -> None:
         cur = db.execute(
             "UPDATE replicates SET status = ?, started = ?, finished = ?, seconds = ?, device = ?, error = ?, detail = ? "
-            "WHERE condition = ? AND idx = ?",
+            "WHERE cell = ? AND idx = ?",
             (status, *values, *key),
         )
         if cur.rowcount != 1:
@@ -299,25 +414,28 @@ class Store:
     # -- results ---------------------------------------------------------------------
 
     def metric_rows(self) -> list[MetricRow]:
-        """Every metric value of the finished replicates, sorted by condition
+        """Every metric value of the finished replicates, sorted by cell
         position, replicate, task, metric."""
         rows = self._db.execute(
-            "SELECT m.condition, m.replicate, r.seed, m.task, m.metric, m.value FROM metrics m "
-            "JOIN replicates r ON r.condition = m.condition AND r.idx = m.replicate "
-            "JOIN conditions c ON c.name = m.condition WHERE r.status = 'done' "
+            "SELECT r.condition, m.replicate, r.seed, m.task, m.metric, m.value, m.cell, c.levels FROM metrics m "
+            "JOIN replicates r ON r.cell = m.cell AND r.idx = m.replicate "
+            "JOIN cells c ON c.key = m.cell WHERE r.status = 'done' "
             "ORDER BY c.position, m.replicate, m.task, m.metric"
         )
-        return [MetricRow(c, i, s, t, m, math.nan if v is None else float(v)) for c, i, s, t, m, v in rows]
+        return [
+            MetricRow(c, i, s, t, m, math.nan if v is None else float(v), k, tuple(tuple(x) for x in json.loads(lv)))
+            for c, i, s, t, m, v, k, lv in rows
+        ]
 
     def series_rows(self) -> list[SeriesRow]:
         """Every series of the finished replicates, sorted like :meth:`metric_rows`."""
         rows = self._db.execute(
-            "SELECT s.condition, s.replicate, s.task, s.name, s.values_json FROM series s "
-            "JOIN replicates r ON r.condition = s.condition AND r.idx = s.replicate "
-            "JOIN conditions c ON c.name = s.condition WHERE r.status = 'done' "
+            "SELECT r.condition, s.replicate, s.task, s.name, s.values_json, s.cell FROM series s "
+            "JOIN replicates r ON r.cell = s.cell AND r.idx = s.replicate "
+            "JOIN cells c ON c.key = s.cell WHERE r.status = 'done' "
             "ORDER BY c.position, s.replicate, s.task, s.name"
         )
-        return [SeriesRow(c, i, t, n, tuple(json.loads(v))) for c, i, t, n, v in rows]
+        return [SeriesRow(c, i, t, n, tuple(json.loads(v)), k) for c, i, t, n, v, k in rows]
 
     # -- provenance ------------------------------------------------------------------
 

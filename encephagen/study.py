@@ -1,21 +1,26 @@
-"""From a study file to an execution plan: validation that needs no simulation.
+"""From a study file to an execution plan: cells, replicates and their seeds, checked without simulating.
 
-:func:`prepare` reads the study, loads the connectome, checks that every
-task finds the region groups it needs, draws each null model once to check
-that it keeps the anatomy and its declared invariants, and lists the
-replicates with their seeds. Everything here is cheap; nothing is simulated.
+:func:`prepare` reads the study, loads every connectome its cells use,
+checks that every task finds the region groups it needs, draws each null
+model once to check that it keeps the anatomy and its declared invariants,
+and lists the replicates of every cell with their seeds. Everything here is
+cheap; nothing is simulated.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
 
 from encephagen.config import Study, load_study
 from encephagen.connectome import Connectome
+from encephagen.design import Cell
 from encephagen.errors import ConfigError, EncephagenError
 from encephagen.registry import Registry
 
@@ -24,13 +29,18 @@ from encephagen.registry import Registry
 STREAMS: dict[str, int] = {"null_model": 0, "wiring": 1, "state": 2, "stimulus": 3, "learning": 4}
 
 
-def replicate_seed(study_seed: int, condition: str, replicate: int) -> int:
+def replicate_seed(study_seed: int, condition: str, replicate: int, levels: Sequence[tuple[str, str]] = ()) -> int:
     """The recorded seed of one replicate (a 63-bit integer).
 
     Derived from the study seed, the condition's name (not its position, so
-    reordering conditions changes nothing) and the replicate index.
+    reordering conditions changes nothing), the cell's ``(factor, level)``
+    names (in factor-name order, so reordering factors changes nothing) and
+    the replicate index. Adding a replicate, a level or a condition therefore
+    never changes the seed of an existing brain. Without factors the seed is
+    that of a study without cells.
     """
-    ss = np.random.SeedSequence(entropy=study_seed, spawn_key=(zlib.crc32(condition.encode()), replicate))
+    names = [zlib.crc32(f"{f}={lv}".encode()) for f, lv in sorted(levels)]
+    ss = np.random.SeedSequence(entropy=study_seed, spawn_key=(zlib.crc32(condition.encode()), *names, replicate))
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
@@ -47,41 +57,77 @@ def stream_rng(seed: int, stream: str) -> np.random.Generator:
 
 @attrs.frozen
 class Replicate:
-    """One brain to simulate."""
+    """One brain to simulate.
+
+    :ivar condition: its condition's name.
+    :ivar index: its index within the cell.
+    :ivar seed: its recorded seed.
+    :ivar cell: its cell's key (:attr:`encephagen.design.Cell.key`; the
+        condition's name when the study has no factors).
+    """
 
     condition: str
     index: int
     seed: int
+    cell: str = attrs.field(default=attrs.Factory(lambda self: self.condition, takes_self=True))
 
 
 @attrs.frozen
 class Plan:
-    """A validated study, its connectome and its replicates."""
+    """A validated study, its cells, the connectome of each cell, and the replicates."""
 
     study: Study
-    connectome: Connectome
+    connectomes: dict[str, Connectome] = attrs.field(eq=False)
     study_hash: str
     replicates: tuple[Replicate, ...]
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """The study's cells, in order."""
+        return self.study.cells
+
+    def cell(self, key: str) -> Cell:
+        """The cell called ``key``."""
+        return next(c for c in self.study.cells if c.key == key)
+
+    @property
+    def connectome(self) -> Connectome:
+        """The first cell's connectome (the study's, unless that cell overrides it)."""
+        return self.connectomes[self.study.cells[0].key]
 
     def condition(self, name: str):
         """The :class:`~encephagen.config.Condition` called ``name``."""
         return next(c for c in self.study.conditions if c.name == name)
 
 
-def _load_connectome(study: Study) -> Connectome:
-    try:
-        return study.connectome.load()
-    except EncephagenError as exc:
-        raise exc.prefixed("connectome") from None
+def _load_connectomes(study: Study) -> dict[str, Connectome]:
+    """Every cell's connectome, each distinct source loaded once."""
+    loaded: dict[str, Connectome] = {}
+    out = {}
+    for cell in study.cells:
+        spec = json.dumps(cell.document["connectome"], sort_keys=True, default=repr)
+        if spec not in loaded:
+            try:
+                loaded[spec] = cell.study.connectome.load()
+            except EncephagenError as exc:
+                own = cell.study.connectome == study.connectome
+                err = exc.prefixed("connectome")
+                raise (err if own else type(err)(*[(f, f"{m} (cell {cell.key})") for f, m in err.problems])) from None
+        out[cell.key] = loaded[spec]
+    return out
 
 
-def check_conditions(study: Study, conn: Connectome) -> None:
-    """Draw each null model once and refuse one that changes anything but the wiring."""
+def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
+    """Draw each null model once per connectome and refuse one that changes anything but the wiring."""
     from encephagen.invariants import check_invariants
 
-    for i, cond in enumerate(study.conditions):
-        if cond.null_model is None:
+    done: set[tuple[int, int]] = set()
+    for cell in study.cells:
+        i = next(j for j, c in enumerate(study.conditions) if c.name == cell.condition)
+        cond, conn = study.conditions[i], connectomes[cell.key]
+        if cond.null_model is None or (i, id(conn)) in done:
             continue
+        done.add((i, id(conn)))
         field = f"conditions[{i}].null_model"
         try:
             surrogate = cond.null_model.randomize(conn, np.random.default_rng(0))
@@ -99,27 +145,33 @@ def check_conditions(study: Study, conn: Connectome) -> None:
             raise ConfigError.at(field, f"null model {cond.null_model.name!r} broke its declared invariants: {'; '.join(violations)}")
 
 
-def check_groups(study: Study, conn: Connectome) -> None:
-    """Every task's region groups exist in the connectome."""
-    problems = []
-    for i, task in enumerate(study.protocol):
-        for g in task.required_groups():
-            if g not in conn.groups:
-                problems.append(
-                    (
-                        f"protocol[{i}]",
+def check_groups(study: Study, connectomes: dict[str, Connectome]) -> None:
+    """Every task of every cell finds its region groups in that cell's connectome."""
+    problems: list[tuple[str, str]] = []
+    for cell in study.cells:
+        conn = connectomes[cell.key]
+        for i, task in enumerate(cell.study.protocol):
+            for g in task.required_groups():
+                if g not in conn.groups:
+                    own = cell.study.protocol == study.protocol and cell.study.connectome == study.connectome
+                    where = f"protocol[{i}]" if own else f"protocol[{i}] (cell {cell.key})"
+                    problem = (
+                        where,
                         f"task {task.name!r} needs region group {g!r}, which connectome {conn.name!r} lacks "
                         f"(it has: {', '.join(sorted(conn.groups)) or 'none'}); define it under connectome.groups",
                     )
-                )
+                    if problem not in problems:
+                        problems.append(problem)
     if problems:
         raise ConfigError(*problems)
 
 
 def replicates_of(study: Study) -> tuple[Replicate, ...]:
-    """Every (condition, replicate) with its seed, conditions in file order."""
+    """Every replicate of every cell with its seed: cells in order, then index."""
     return tuple(
-        Replicate(c.name, r, replicate_seed(study.seed, c.name, r)) for c in study.conditions for r in range(study.replicates)
+        Replicate(cell.condition, r, replicate_seed(study.seed, cell.condition, r, cell.levels), cell.key)
+        for cell in study.cells
+        for r in range(study.replicates)
     )
 
 
@@ -134,8 +186,30 @@ def prepare(path: str | Path, registry: Registry) -> Plan:
 
 def plan_for(study: Study, digest: str = "") -> Plan:
     """The plan of an already structured study (see :func:`prepare`)."""
-    conn = _load_connectome(study)
-    check_groups(study, conn)
-    check_conditions(study, conn)
-    return Plan(study=study, connectome=conn, study_hash=digest, replicates=replicates_of(study))
+    connectomes = _load_connectomes(study)
+    check_groups(study, connectomes)
+    check_conditions(study, connectomes)
+    return Plan(study=study, connectomes=connectomes, study_hash=digest, replicates=replicates_of(study))
 
+
+
+def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
+    """What one brain of ``cell`` is: neurons, expected synapses, rule, tasks, connectome (closed form, nothing drawn)."""
+    from encephagen.design import labels
+
+    brain = cell.study.brain
+    micro = brain.microcircuit
+    internal, between = micro.expected_synapses(connectome)
+    rule = cell.study.learning_rule
+    return {
+        "connectome": connectome.name,
+        "regions": connectome.n_regions,
+        "neurons_per_region": micro.neurons_per_region,
+        "neurons": connectome.n_regions * micro.neurons_per_region,
+        "synapses": int(round(internal + between)),
+        "neuron": brain.neuron.name,
+        "coupling": micro.coupling,
+        "delays": brain.delays is not None,
+        "rule": rule.name if rule is not None else "none",
+        "tasks": labels([t.name for t in cell.study.protocol]),
+    }

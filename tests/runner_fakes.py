@@ -86,6 +86,22 @@ class FakeReplicate:
 
 
 @attrs.frozen
+class PlantedInteraction:
+    """A replicate function whose condition effect on ``rate`` exists only at coupling 0.3 (an interaction).
+
+    ``rate`` is N(5, 1) from the seed, plus 5 for a non-reference condition
+    at ``brain.coupling`` 0.3; ``score`` has no effect at all.
+    """
+
+    def __call__(self, study: Any, connectome: Any, replicate: Any) -> ReplicateResult:
+        rng = np.random.default_rng(replicate.seed)
+        high = study.brain.microcircuit.coupling == 0.3
+        effect = 5.0 if (high and replicate.condition != "connectome") else 0.0
+        metrics = {"rate": float(rng.normal(5.0 + effect, 1.0)), "score": float(rng.uniform())}
+        return ReplicateResult(replicate.condition, replicate.index, replicate.seed, {TASK: metrics})
+
+
+@attrs.frozen
 class Warmup:
     """A test task that needs no group (stands in for the real warm-up)."""
 

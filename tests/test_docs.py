@@ -52,7 +52,10 @@ def test_every_schema_key_is_in_the_reference_and_vice_versa() -> None:
     for sec in sections[1:]:
         title = sec.splitlines()[0]
         documented[title] = set(re.findall(r"^\| `(\w+)` \|", sec, flags=re.M))
-    expected = {"Top level": "study", "`conditions[]`": "conditions[]", "`brain`": "brain", "`brain.delays`": "brain.delays"}
+    expected = {
+        "Top level": "study", "`conditions[]`": "conditions[]", "`factors`": "factors", "`statistics`": "statistics",
+        "`brain`": "brain", "`brain.delays`": "brain.delays",
+    }  # fmt: skip
     for title, key in expected.items():
         assert documented[title] == set(study_keys()[key]), f"section {title!r} and the schema disagree"
 

@@ -62,11 +62,16 @@ def test_processes_executor_gives_the_same_numbers(study: Path, first_run: Path,
 
 
 def test_a_changed_study_is_refused_in_the_same_directory(study: Path, first_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(first_run, out)
     changed = tmp_path / "tiny.yaml"
-    changed.write_text(STUDY.replace("replicates: 2", "replicates: 3"))
-    assert main(["run", str(changed), "--out", str(first_run), "-q"]) == 2
+    changed.write_text(STUDY.replace("neurons_per_region: 12", "neurons_per_region: 13"))
+    assert main(["run", str(changed), "--out", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "replicates" in err and "Traceback" not in err
+    assert "brain.neurons_per_region: was 12, now 13" in err and "Traceback" not in err
+    assert (out / "results.csv").read_text() == (first_run / "results.csv").read_text()
 
 
 @pytest.mark.parametrize("batch", [1, 2])

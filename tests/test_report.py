@@ -12,7 +12,8 @@ import runner_fakes as rf
 
 from encephagen.errors import ConfigError
 from encephagen.report import ConnectomePanel, degrees, load_connectomes, save_connectomes, series_figure, to_html, to_markdown
-from encephagen.runner import regenerate_report, run_study
+from encephagen.exports import regenerate_report
+from encephagen.runner import run_study
 from encephagen.study import replicate_seed, stream_rng
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -32,6 +33,8 @@ def test_every_output_is_written(run_dir: Path) -> None:
     figures = sorted(p.name for p in (run_dir / "figures").iterdir())
     assert figures == [
         "connectomes.png",
+        "forest_00_warmup_rate.png",
+        "forest_01_warmup_score.png",
         "metric_00_warmup_rate.png",
         "metric_01_warmup_score.png",
         "series_00_warmup_curve.png",
@@ -56,7 +59,7 @@ def test_html_is_self_contained(run_dir: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert "<link" not in page and "<script" not in page
     srcs = re.findall(r'<img[^>]* src="([^"]+)"', page)
-    assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 6 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "activity exploded" in page and "<table>" in page
 
 

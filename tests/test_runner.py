@@ -24,7 +24,9 @@ import runner_fakes as rf
 from scipy import stats as sps
 
 from encephagen.errors import ConfigError, EncephagenError
-from encephagen.runner import Outcome, execute, resolve_executor, run_study, stats_rng
+from encephagen.analysis import stats_rng
+from encephagen.execution import Outcome, execute, resolve_executor
+from encephagen.runner import run_study
 from encephagen.stats import power_replicates
 from encephagen.study import Replicate, replicate_seed
 from encephagen_builtins.executors import Processes, Serial
@@ -161,38 +163,43 @@ def test_a_worker_that_dies_loses_replicates_which_a_rerun_completes(baseline: P
     assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
 
 
-def test_a_changed_study_file_is_refused_with_what_changed(baseline: Path, registry, tmp_path: Path) -> None:
+def test_a_change_that_alters_finished_brains_is_refused_with_what_changed(baseline: Path, registry, tmp_path: Path) -> None:
     out = tmp_path / "out"
     shutil.copytree(baseline, out)
-    changed = rf.write_study(tmp_path / "study.yaml", replicates=N + 1)
-    with pytest.raises(ConfigError) as err:
-        run_study(changed, out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
-    lines = err.value.lines()
-    assert "different version of study 'tiny'" in lines[0] and "new --out" in lines[0] and f"delete {out}" in lines[0]
-    assert lines[1:] == [f"replicates: was {N}, now {N + 1}"]
-
     text = rf.STUDY.format(seed=7, replicates=N).replace("degree_preserving", "weight_shuffle") + "# a note\n"
     (tmp_path / "study.yaml").write_text(text)
     with pytest.raises(ConfigError) as err:
         run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
-    assert err.value.lines()[1:] == ["conditions[1].null_model.kind: was \"degree_preserving\", now \"weight_shuffle\""]
+    lines = err.value.lines()
+    assert "different version of study 'tiny'" in lines[0] and "new --out" in lines[0] and f"delete {out}" in lines[0]
+    assert "the brains of cell(s) rewired would change" in lines[0]
+    assert lines[1:] == ["conditions[1].null_model.kind: was \"degree_preserving\", now \"weight_shuffle\""]
 
-    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=7, replicates=N) + "# only a comment\n")
-    with pytest.raises(ConfigError) as err:
+    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=8, replicates=N))
+    with pytest.raises(ConfigError, match="seed: was 7, now 8"):
         run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
-    assert err.value.lines()[1:] == ["changed line: +# only a comment"]
+    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=7, replicates=N - 1))
+    with pytest.raises(ConfigError, match="replicates would shrink from 4 to 3"):
+        run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
     assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
 
-    # Where replicates run never changes their numbers: a new executor alone is accepted.
-    (tmp_path / "study.yaml").write_text(rf.STUDY.format(seed=7, replicates=N) + "executor: {kind: processes, workers: 2}\n")
+
+def test_changes_that_leave_finished_brains_alone_are_accepted(baseline: Path, registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(baseline, out)
     log = tmp_path / "calls.txt"
+    # A comment, another executor, statistics options: nothing to run, nothing changes.
+    (tmp_path / "study.yaml").write_text(
+        rf.STUDY.format(seed=7, replicates=N) + "# only a comment\nexecutor: {kind: processes, workers: 2}\nalpha: 0.05\n"
+    )
     run_study(tmp_path / "study.yaml", out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
     assert _calls(log) == []
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
     con = sqlite3.connect(out / "study.sqlite")
     stored_hash, new_hash = con.execute(
         "SELECT (SELECT hash FROM studies), (SELECT value FROM provenance WHERE key = 'resumed_with.study_hash')"
     ).fetchone()
-    assert new_hash != stored_hash and new_hash is not None
+    assert new_hash == stored_hash and new_hash is not None  # the store now holds the new file
 
 
 # -- failures ------------------------------------------------------------------------------

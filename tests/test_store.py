@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from encephagen.results import ReplicateResult
-from encephagen.store import STATUSES, StoredCondition, StoredStudy, Store
+from encephagen.store import STATUSES, StoredCell, StoredCondition, StoredStudy, Store
 
 KEYS = [("connectome", 0), ("connectome", 1), ("rewired", 0), ("rewired", 1)]
 
@@ -22,7 +22,8 @@ def _new(path: Path) -> Store:
     store.create(
         StoredStudy("s", "abc", "name: s\n", "2026-01-01T00:00:00.000+00:00", 7, 2, 0.05),
         [StoredCondition("connectome", 0, "", True), StoredCondition("rewired", 1, "degree_preserving", False)],
-        [(c, i, 1000 * (c == "rewired") + i) for c, i in KEYS],
+        [StoredCell("connectome", "connectome", 0, (), (), "f0"), StoredCell("rewired", "rewired", 1, (), (), "f1")],
+        [(c, i, c, 1000 * (c == "rewired") + i) for c, i in KEYS],
     )
     return store
 
@@ -50,12 +51,12 @@ def test_new_store_is_wal_with_every_replicate_pending(tmp_path: Path) -> None:
         assert [(r.condition, r.idx, r.seed) for r in store.replicates()] == [(c, i, 1000 * (c == "rewired") + i) for c, i in KEYS]
         assert store.study().seed == 7 and [c.name for c in store.conditions()] == ["connectome", "rewired"]
         with pytest.raises(RuntimeError, match="already holds a study"):
-            store.create(store.study(), [], [])
+            store.create(store.study(), [], [], [])
 
 
 def test_done_replicate_round_trips_metrics_series_and_nan(tmp_path: Path) -> None:
     with _new(tmp_path / "s.sqlite") as store:
-        store.record_done(_result("rewired", 1), "t0", "t1")
+        store.record_done("rewired", _result("rewired", 1), "t0", "t1")
         rows = store.metric_rows()
         assert [(r.condition, r.replicate, r.seed, r.task, r.metric) for r in rows] == [
             ("rewired", 1, 1001, "warmup", "cv"),
@@ -72,14 +73,14 @@ def test_a_failing_record_leaves_nothing_behind(tmp_path: Path) -> None:
     with _new(tmp_path / "s.sqlite") as store:
         ghost = _result("rewired", 9)  # no such replicate: the status update fails after the inserts
         with pytest.raises(KeyError, match="no replicate"):
-            store.record_done(ghost, "t0", "t1")
+            store.record_done("rewired", ghost, "t0", "t1")
         assert _count(store, "metrics") == 0 and _count(store, "series") == 0
         assert store.counts()["pending"] == 4
 
 
 def test_failed_replicate_keeps_its_reason_and_drops_old_values(tmp_path: Path) -> None:
     with _new(tmp_path / "s.sqlite") as store:
-        store.record_done(_result("connectome", 0), "t0", "t1")
+        store.record_done("connectome", _result("connectome", 0), "t0", "t1")
         store.record_failed("connectome", 0, "activity exploded", "Traceback ...", seconds=0.5)
         row = store.replicates("failed")[0]
         assert (row.error, row.detail, row.seconds) == ("activity exploded", "Traceback ...", 0.5)
@@ -89,7 +90,7 @@ def test_failed_replicate_keeps_its_reason_and_drops_old_values(tmp_path: Path) 
 def test_reset_puts_running_back_and_keeps_failed_unless_asked(tmp_path: Path) -> None:
     with _new(tmp_path / "s.sqlite") as store:
         store.mark(KEYS, "running")
-        store.record_done(_result("connectome", 0), "t0", "t1")
+        store.record_done("connectome", _result("connectome", 0), "t0", "t1")
         store.record_failed("connectome", 1, "boom")
         assert store.reset_unfinished() == 2
         assert store.counts() == {"pending": 2, "running": 0, "done": 1, "failed": 1}
@@ -108,7 +109,7 @@ def test_a_second_connection_sees_only_committed_replicates(tmp_path: Path) -> N
         store._db.execute("INSERT INTO metrics VALUES ('connectome', 0, 'warmup', 'rate', 1.0)")
         assert reader.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 0  # not committed yet
         store._db.execute("ROLLBACK")
-        store.record_done(_result("connectome", 0), "t0", "t1")
+        store.record_done("connectome", _result("connectome", 0), "t0", "t1")
         assert reader.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 2
         reader.close()
 
@@ -132,7 +133,7 @@ def test_any_sequence_of_operations_keeps_the_store_consistent(ops: list[tuple[s
     with tempfile.TemporaryDirectory() as tmp, _new(Path(tmp) / "s.sqlite") as store:
         for op, (cond, idx) in ops:
             if op == "done":
-                store.record_done(_result(cond, idx, value=float(idx)), "t0", "t1")
+                store.record_done(cond, _result(cond, idx, value=float(idx)), "t0", "t1")
             elif op == "failed":
                 store.record_failed(cond, idx, "boom")
             elif op == "running":
@@ -142,6 +143,36 @@ def test_any_sequence_of_operations_keeps_the_store_consistent(ops: list[tuple[s
         counts = store.counts()
         assert sum(counts.values()) == len(KEYS) and set(counts) == set(STATUSES)
         done = {(r.condition, r.idx) for r in store.replicates("done")}
-        assert {(r[0], r[1]) for r in store._db.execute("SELECT condition, replicate FROM metrics")} == done
-        assert {(r[0], r[1]) for r in store._db.execute("SELECT condition, replicate FROM series")} == done
+        assert {(r[0], r[1]) for r in store._db.execute("SELECT cell, replicate FROM metrics")} == done
+        assert {(r[0], r[1]) for r in store._db.execute("SELECT cell, replicate FROM series")} == done
         assert _count(store, "metrics") == 2 * len(done)
+
+
+def test_a_store_grows_without_touching_finished_replicates(tmp_path: Path) -> None:
+    with _new(tmp_path / "s.sqlite") as store:
+        store.record_done("connectome", _result("connectome", 0), "t0", "t1")
+        before = store.metric_rows()
+        grown = StoredStudy("s", "def", "name: s\n", "2026-01-01T00:00:00.000+00:00", 7, 3, 0.05)
+        cells = [
+            StoredCell("connectome", "connectome", 0, (), (), "f0"),
+            StoredCell("extra", "extra", 1, (), (), "f2"),
+            StoredCell("rewired", "rewired", 2, (), (), "f1"),
+        ]
+        conds = [StoredCondition("connectome", 0, "", True), StoredCondition("extra", 1, "", False), StoredCondition("rewired", 2, "x", False)]
+        reps = [(c.key, i, c.condition, 5000 + i) for c in cells for i in range(3)]
+        assert store.grow(grown, conds, cells, reps) == 5  # 3 of the new cell, 1 more of each old one
+        assert repr(store.metric_rows()) == repr(before) and store.study().replicates == 3
+        assert [c.key for c in store.cells()] == ["connectome", "extra", "rewired"]
+        seeds = {(r.cell, r.idx): r.seed for r in store.replicates()}
+        assert seeds[("connectome", 0)] == 0 and seeds[("connectome", 2)] == 5002  # old rows keep their seeds
+        assert store.grow(grown, conds, cells, reps) == 0
+
+
+def test_a_store_from_before_cells_is_refused_with_one_line(tmp_path: Path) -> None:
+    from encephagen.errors import ConfigError
+
+    db = sqlite3.connect(tmp_path / "old.sqlite")
+    db.execute("CREATE TABLE replicates (condition TEXT, idx INTEGER, seed INTEGER, status TEXT)")
+    db.close()
+    with pytest.raises(ConfigError, match="earlier encephagen"):
+        Store(tmp_path / "old.sqlite")

@@ -202,6 +202,10 @@ class Warmup:
     def required_groups(self) -> tuple[str, ...]:
         return ()
 
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        return self.steps, 0
+
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
         all_regions = list(range(brain.network.regions_per_brain))
@@ -223,6 +227,10 @@ class Differentiation:
 
     def required_groups(self) -> tuple[str, ...]:
         return self.groups
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        return self.steps, 0
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
@@ -277,6 +285,11 @@ class Conditioning:
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.cs_regions, *self.us_regions, *self.response_regions]))
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        tests = self.trials // self.test_every
+        return tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps) * self.learn
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -340,6 +353,11 @@ class Discrimination:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.stim_regions, *self.readout_regions]))
 
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        learning = self.epochs * self.n_patterns * (self.stim_steps + self.gap_steps) * self.learn
+        return self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning
+
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
         pats = draw_patterns(ctx.stimulus_rngs, self.n_patterns, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
@@ -394,6 +412,10 @@ class WorkingMemory:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.stim_regions, *self.memory_regions]))
 
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        return self.baseline_steps + self.stim_steps + self.delay_steps, 0
+
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         mem = regions_of(brain, self.memory_regions)
         x = drive(region_mask(brain, regions_of(brain, self.stim_regions)), self.amplitude)
@@ -434,6 +456,10 @@ class ResponseDiversity:
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(self.stim_regions)
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        return self.rounds * self.n_patterns * (self.gap_steps + self.stim_steps), 0
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -509,6 +535,12 @@ class SequenceTask:
             c = run(brain, self.element_steps, x, learner)
             total = c if total is None else total + c
         return total
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        sequence = self.element_steps * len(self.elements)
+        tests = self.trials // self.test_every
+        return tests * 2 * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps) * self.learn
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -587,6 +619,10 @@ class Multisensory:
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.auditory_regions, *self.visual_regions, *self.us_regions, *self.response_regions]))
+
+    def step_counts(self) -> tuple[int, int]:
+        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+        return 3 * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps) * self.learn
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network

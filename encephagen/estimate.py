@@ -1,0 +1,117 @@
+"""What a study will cost, in closed form before anything is drawn or simulated: neurons, synapses, time, memory.
+
+Time per brain is ``overhead + plain_steps * t_plain + learning_steps * t_learn`` with
+
+- ``t_plain = 7e-5 s + 4e-11 s x synapses`` per step,
+- ``t_learn = t_plain + 3e-5 s + 6e-10 s x synapses`` per step with a learner attached,
+- ``overhead = 3 s`` (building the brain, compiling the neuron update in a fresh process),
+
+constants measured on one core of the 2-core development machine (see
+``docs/performance.md``: 7,993 plain and 1,475 e-prop steps/s on the
+reference brain of 1.29 M synapses; 10,500 plain steps/s at 40 neurons per
+region). The cost of a step also grows with the firing rate, which is not
+known before a run: take the figure as good to about a factor of three. Steps
+come from each task's :meth:`~encephagen.interfaces.CountsSteps.step_counts`;
+a task without it counts as unknown. Memory per brain is the network's
+arrays (:func:`encephagen.engine.build.estimate_bytes`) plus 8 bytes per
+synapse for a learner's eligibility and snapshot.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from encephagen.interfaces import CountsSteps
+from encephagen.study import Plan, cell_info
+
+T_PLAIN = (7e-5, 4e-11)
+T_LEARN = (3e-5, 6e-10)
+OVERHEAD_S = 3.0
+LEARNER_BYTES_PER_SYNAPSE = 8
+
+
+@attrs.frozen
+class CellEstimate:
+    """The cost of one brain of a cell.
+
+    :ivar steps: ``(plain, learning)`` steps, or ``None`` when a task cannot say.
+    :ivar seconds: estimated wall time of one brain on one core (s), or ``None``.
+    :ivar bytes: estimated peak memory of one brain (bytes).
+    """
+
+    key: str
+    neurons: int
+    synapses: int
+    steps: tuple[int, int] | None
+    seconds: float | None
+    bytes: int
+
+
+def estimate_cell(plan: Plan, key: str) -> CellEstimate:
+    """The estimate for one brain of cell ``key``."""
+    from encephagen.engine.build import estimate_bytes
+
+    cell = plan.cell(key)
+    conn = plan.connectomes[key]
+    info = cell_info(cell, conn)
+    s = info["synapses"]
+    rule = cell.study.learning_rule
+    steps: tuple[int, int] | None = (0, 0)
+    for task in cell.study.protocol:
+        if not isinstance(task, CountsSteps) or steps is None:
+            steps = None
+            continue
+        plain, learning = task.step_counts()
+        if rule is None:
+            plain, learning = plain + learning, 0
+        steps = (steps[0] + plain, steps[1] + learning)
+    seconds = None
+    if steps is not None:
+        t_plain = T_PLAIN[0] + T_PLAIN[1] * s
+        t_learn = t_plain + T_LEARN[0] + T_LEARN[1] * s
+        seconds = OVERHEAD_S + steps[0] * t_plain + steps[1] * t_learn
+    brain = cell.study.brain
+    mem = estimate_bytes(conn, brain.microcircuit, 1, brain.delays is not None)
+    total = mem["host"] + mem["device"] + (LEARNER_BYTES_PER_SYNAPSE * s if rule is not None else 0)
+    return CellEstimate(key, info["neurons"], s, steps, seconds, int(total))
+
+
+def estimate(plan: Plan) -> list[CellEstimate]:
+    """One :class:`CellEstimate` per cell, in order."""
+    return [estimate_cell(plan, c.key) for c in plan.cells]
+
+
+def _seconds(x: float) -> str:
+    if x < 120:
+        return f"{x:.0f} s"
+    if x < 7200:
+        return f"{x / 60:.0f} min"
+    return f"{x / 3600:.1f} h"
+
+
+def describe(plan: Plan, workers: int = 1) -> list[str]:
+    """Lines for ``encephagen validate``: cells, brains, neurons and synapses per brain, time and memory."""
+    from encephagen.engine.memory import format_bytes
+
+    s = plan.study
+    estimates = estimate(plan)
+    lines = []
+    shape = " x ".join([f"{len(s.conditions)} condition(s)", *(f"{len(v)} {f} level(s)" for f, v in s.factors.items())])
+    lines.append(f"{shape} = {len(plan.cells)} cell(s) x {s.replicates} replicate(s) = {len(plan.replicates)} brains")
+    for cell, e in zip(plan.cells, estimates):
+        t = "time unknown (a task does not count its steps)" if e.seconds is None else f"~{_seconds(e.seconds)} per brain"
+        lines.append(
+            f"  {cell.label}: {e.neurons:,} neurons, ~{e.synapses:,} synapses, "
+            f"{'?' if e.steps is None else f'{e.steps[0]:,} + {e.steps[1]:,} learning'} steps, {t}, ~{format_bytes(e.bytes)}"
+        )
+    known = [e.seconds for e in estimates]
+    if all(x is not None for x in known):
+        total = sum(x * s.replicates for x in known if x is not None)
+        lines.append(
+            f"estimate: ~{_seconds(total)} on one core"
+            + (f", ~{_seconds(total / workers)} with {workers} workers" if workers > 1 else "")
+            + f"; peak memory ~{format_bytes(max(e.bytes for e in estimates) * max(1, workers) * s.brain.batch)}"
+            " (rough: within about 3x; the cost of a step grows with the firing rate)"
+        )
+    return lines
+

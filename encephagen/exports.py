@@ -1,0 +1,202 @@
+"""The files of a results directory, rebuilt from the store: CSV tables, provenance, the report.
+
+::
+
+    out/
+      results.csv        one row per (condition, factor levels, replicate, task, metric)
+      summary.csv        one row per (task, metric, factor levels, comparison)
+      interactions.csv   one row per (task, metric, condition, factor); studies with factors
+      omnibus.csv        one row per (task, metric, factor levels); studies with > 2 conditions
+      provenance.json    versions, plugins, encephagen's revision, study hash, seeds, devices
+      connectomes.npz    the reference weights and one surrogate per null-model condition
+      report.md, report.html, figures/
+
+Every file is written through a temporary file, so a kill never leaves half
+of one. Columns named after factors appear only in studies with factors, so a
+study without them gives the same files as before factors existed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encephagen.analysis import Analysis, InteractionRow, OmnibusRow, SummaryRow, analyze
+from encephagen.errors import ConfigError
+from encephagen.store import STORE_NAME, MetricRow, Store
+from encephagen.study import Plan, stream_rng
+
+CONNECTOMES_NAME = "connectomes.npz"
+
+SUMMARY_COLUMNS = (
+    "task", "metric", "reference", "condition", "n_ref", "n", "mean_ref", "sd_ref", "mean", "sd",
+    "U", "p", "q", "d", "g", "ci_low", "ci_high", "winner", "power_n", "note",
+)  # fmt: skip
+INTERACTION_COLUMNS = (
+    "task", "metric", "condition", "reference", "factor", "levels", "effects", "n", "F", "df1", "df2",
+    "permutations", "p", "q", "note",
+)  # fmt: skip
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``path`` through a temporary file so a kill never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8", newline="")
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _num(x: float | None) -> str:
+    """A number for a CSV file: shortest exact repr, "nan", or "" for none."""
+    return "" if x is None else repr(float(x))
+
+
+def results_csv(rows: Sequence[MetricRow], factors: Sequence[str] = ()) -> str:
+    """``results.csv``: one row per value, in cell order, then replicate, task, metric; a column per factor."""
+    header = ("condition", *factors, "replicate", "seed", "task", "metric", "value")
+    table = []
+    for r in rows:
+        by = dict(r.levels)
+        table.append((r.condition, *(by.get(f, "") for f in factors), r.replicate, r.seed, r.task, r.metric, _num(r.value)))
+    return _csv(header, table)
+
+
+def summary_csv_row(row: SummaryRow, factors: Sequence[str] = ()) -> list[str]:
+    """``row`` as the columns of :data:`SUMMARY_COLUMNS` (factor columns after ``metric``)."""
+    c = row.comparison
+    by = dict(row.levels)
+    return [
+        row.task, row.metric, *(by.get(f, "") for f in factors), row.reference, row.condition, str(c.n_ref), str(c.n_other),
+        _num(c.mean_ref), _num(c.sd_ref), _num(c.mean_other), _num(c.sd_other),
+        _num(c.u), _num(c.p), _num(c.q), _num(c.d), _num(c.g), _num(c.ci_low), _num(c.ci_high),
+        row.winner, "" if row.power_n is None else str(row.power_n), row.note,
+    ]  # fmt: skip
+
+
+def summary_csv(rows: Sequence[SummaryRow], factors: Sequence[str] = ()) -> str:
+    """``summary.csv``: one row per (task, metric, factor levels, comparison)."""
+    header = (*SUMMARY_COLUMNS[:2], *factors, *SUMMARY_COLUMNS[2:])
+    return _csv(header, [summary_csv_row(s, factors) for s in rows])
+
+
+def interaction_csv_row(row: InteractionRow) -> list[str]:
+    """``row`` as the columns of :data:`INTERACTION_COLUMNS`."""
+    r = row.result
+    return [
+        row.task, row.metric, row.condition, row.reference, row.factor, ";".join(row.levels),
+        ";".join(_num(e) for e in r.effects), str(r.n), _num(r.statistic), str(r.df1), str(r.df2),
+        str(r.n_perm), _num(r.p), _num(row.q), r.note,
+    ]  # fmt: skip
+
+
+def omnibus_csv(rows: Sequence[OmnibusRow], conditions: Sequence[str], factors: Sequence[str]) -> str:
+    """``omnibus.csv``: Kruskal-Wallis across the conditions per (task, metric, factor levels)."""
+    header = ("task", "metric", *factors, *(f"n_{c}" for c in conditions), "H", "p", "q", "note")
+    table = []
+    for o in rows:
+        by = dict(o.levels)
+        table.append([o.task, o.metric, *(by.get(f, "") for f in factors), *map(str, o.n), _num(o.h), _num(o.p), _num(o.q), o.note])
+    return _csv(header, table)
+
+
+def regenerate_report(out_dir: str | Path) -> Path:
+    """Rebuild every export and the report from the store and ``connectomes.npz``.
+
+    :returns: the path of ``report.html``.
+    :raises ConfigError: when ``out_dir`` holds no study store.
+    """
+    from encephagen.report import ReportInput, load_connectomes, write_report
+
+    out = Path(out_dir)
+    db = out / STORE_NAME
+    if not db.is_file():
+        raise ConfigError.at("", f"{out} holds no {STORE_NAME}; give the --out directory of `encephagen run`")
+    with Store(db) as store:
+        stored = store.study()
+        if stored is None:
+            raise ConfigError.at("", f"{db} holds no study yet; run one into {out} first")
+        conditions = store.conditions()
+        cells = store.cells()
+        replicates = store.replicates()
+        metrics = store.metric_rows()
+        series = store.series_rows()
+        provenance = store.provenance()
+    failed: dict[str, int] = {}
+    for r in replicates:
+        if r.status == "failed":
+            failed[r.cell] = failed.get(r.cell, 0) + 1
+    factors = stored.factors
+    analysis: Analysis = analyze(
+        conditions, cells, metrics, seed=stored.seed, alpha=stored.alpha, planned=stored.replicates,
+        factors=factors, statistics=stored.options.get("statistics"), failed=failed,
+    )
+    devices = sorted({r.device for r in replicates if r.status == "done" and r.device})
+    write_atomic(out / "results.csv", results_csv(metrics, list(factors)))
+    write_atomic(out / "summary.csv", summary_csv(analysis.comparisons, list(factors)))
+    for name, wanted, text in (
+        ("interactions.csv", bool(factors), lambda: _csv(INTERACTION_COLUMNS, [interaction_csv_row(i) for i in analysis.interactions])),
+        ("omnibus.csv", len(conditions) > 2, lambda: omnibus_csv(analysis.omnibus, [c.name for c in conditions], list(factors))),
+    ):
+        if wanted:
+            write_atomic(out / name, text())
+        elif (out / name).exists():
+            (out / name).unlink()
+    write_atomic(out / "provenance.json", json.dumps({**provenance, "devices_used": devices}, indent=2, sort_keys=True) + "\n")
+    panel = load_connectomes(out / CONNECTOMES_NAME) if (out / CONNECTOMES_NAME).is_file() else None
+    data = ReportInput(
+        study=stored,
+        conditions=conditions,
+        cells=cells,
+        replicates=replicates,
+        metrics=metrics,
+        series=series,
+        analysis=analysis,
+        provenance={**provenance, "devices_used": ", ".join(devices) or "none"},
+        connectomes=panel,
+    )
+    return write_report(out, data)
+
+
+def draw_connectome_panel(plan: Plan) -> Any:
+    """The reference weights and one surrogate per null-model condition.
+
+    Each surrogate is drawn as that condition's first cell's replicate 0
+    draws it: with ``stream_rng(seed, "null_model")`` of its seed, on that
+    cell's connectome.
+    """
+    from encephagen.errors import EncephagenError
+    from encephagen.report import ConnectomePanel
+
+    surrogates: dict[str, tuple[str, np.ndarray]] = {}
+    for rep in plan.replicates:
+        cond = plan.condition(rep.condition)
+        if rep.index != 0 or cond.null_model is None or cond.name in surrogates:
+            continue
+        try:
+            drawn = cond.null_model.randomize(plan.connectomes[rep.cell], stream_rng(rep.seed, "null_model"))
+        except EncephagenError:  # that replicate fails with the same reason; the panel goes without it
+            continue
+        surrogates[cond.name] = (cond.null_model.name, np.asarray(drawn.weights))
+    return ConnectomePanel(
+        reference_name=plan.study.reference_condition().name,
+        connectome=plan.connectome.name,
+        reference=np.asarray(plan.connectome.weights),
+        surrogates=surrogates,
+    )
