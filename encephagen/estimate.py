@@ -61,9 +61,7 @@ def estimate_cell(plan: Plan, key: str) -> CellEstimate:
         if not isinstance(task, CountsSteps) or steps is None:
             steps = None
             continue
-        plain, learning = task.step_counts()
-        if rule is None:
-            plain, learning = plain + learning, 0
+        plain, learning = task.step_counts(rule is not None)
         steps = (steps[0] + plain, steps[1] + learning)
     seconds = None
     if steps is not None:

@@ -137,8 +137,9 @@ class Task(Component, Protocol):
 class CountsSteps(Protocol):
     """Optional for a task: how many steps it simulates, so ``validate`` can estimate a study's time."""
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: steps without and with the learner attached (0.1 ms each at the default dt)."""
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, when the study has a
+        learning ``rule`` or not (0.1 ms each at the default dt)."""
         ...
 
 

@@ -350,3 +350,33 @@ def test_the_interaction_statistic_sees_a_planted_interaction_through_the_whole_
     effects = [float(x) for x in inter[("rate", "coupling")]["effects"].split(";")]
     assert effects[0] == pytest.approx(0.0, abs=1.0) and effects[1] > 3.0
     assert np.isfinite([float(i["F"]) for i in inter.values()]).all()
+
+
+# -- merging, as a property ----------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = st.sampled_from(["a", "b", "c", "kind"])
+_LEAF = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from(["x", "y"]))
+_DOC = st.recursive(_LEAF, lambda inner: st.dictionaries(_KEYS, inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(base=st.dictionaries(_KEYS, _DOC, max_size=3), override=st.dictionaries(_KEYS, _DOC, max_size=3))
+def test_merge_keeps_what_the_override_does_not_set_and_sets_what_it_does(base, override) -> None:
+    from encephagen.config import UNSET
+    from encephagen.design import merge
+
+    origins: dict[str, str] = {}
+    merged = merge(base, override, "over", "doc", origins)
+    assert merge(base, UNSET, "over", "doc", {}) == base and merge(base, {}, "over", "doc", {}) == base
+    assert merge(merged, override, "over", "doc", {}) == merged  # applying an override twice changes nothing more
+    replaced = "kind" in override and override["kind"] != base.get("kind")
+    for k, v in override.items():
+        if not isinstance(v, dict) or replaced:
+            assert merged[k] == v  # a leaf, a list or a replaced component is set as written
+    if not replaced:
+        assert all(merged[k] == v for k, v in base.items() if k not in override)  # untouched keys stay
+    for path, where in origins.items():  # every origin names the override's own place for that value
+        assert where == "over" + path[len("doc"):]

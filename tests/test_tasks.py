@@ -172,3 +172,50 @@ def test_conditioning_with_eprop_raises_the_cs_response_above_no_learning() -> N
     gain = finals[True] - finals[False]
     assert (gain > 0).all(), gain
     assert gain.mean() > 0.0004, gain
+
+
+class _CountingBrain:
+    """Wraps a brain and counts the steps it runs with and without a learner attached."""
+
+    def __init__(self, brain) -> None:
+        self.brain, self.network = brain, brain.network
+        self.plain = self.learning = 0
+
+    def run(self, steps, external=None, learner=None, record=None):
+        if learner is None:
+            self.plain += steps
+        else:
+            self.learning += steps
+        return self.brain.run(steps, external=external, learner=learner, record=record)
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        dict(kind="warmup", steps=50),
+        dict(kind="differentiation", steps=40, groups=("visual", "amygdala")),
+        dict(kind="conditioning", trials=3, test_every=2, cs_steps=20, us_steps=10, gap_steps=5, test_baseline_steps=7),
+        dict(kind="discrimination", n_patterns=2, epochs=2, stim_steps=10, gap_steps=3, test_rounds=2),
+        dict(kind="working_memory", baseline_steps=11, stim_steps=12, delay_steps=13),
+        dict(kind="response_diversity", n_patterns=2, rounds=2, stim_steps=10, gap_steps=4),
+        dict(kind="sequence", trials=4, test_every=2, element_steps=6, gap_steps=5, test_baseline_steps=7),
+        dict(kind="multisensory", trials=2, cs_steps=10, us_steps=8, gap_steps=3, test_baseline_steps=5),
+    ],
+    ids=lambda t: t["kind"],
+)
+@pytest.mark.parametrize(("rule", "learn"), [(True, True), (False, True), (True, False)], ids=["rule", "no-rule", "learn-false"])
+def test_step_counts_equal_the_steps_a_task_runs(task: dict, rule: bool, learn: bool) -> None:
+    """The counts behind `validate`'s time estimate are the steps the task really simulates."""
+    import attrs
+
+    from encephagen_builtins.learning.eprop import EProp
+
+    params = {k: v for k, v in task.items() if k != "kind"}
+    cls = default_registry().get("task", task["kind"])
+    if "learn" in attrs.fields_dict(cls):
+        params["learn"] = learn
+    component = cls(**params)
+    brain = _CountingBrain(_brain(npr=10))
+    ctx = TaskContext(learning_rule=EProp(w_min=-500, w_max=500) if rule else None, stimulus_rngs=[np.random.default_rng(0)])
+    component.run(brain, ctx)
+    assert component.step_counts(rule) == (brain.plain, brain.learning)

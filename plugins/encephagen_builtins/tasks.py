@@ -180,6 +180,11 @@ def evoked_response(brain: Any, regions: list[int], baseline_steps: int, present
     return per_neuron_step(counts, brain, regions, steps) - base
 
 
+def _counts(plain: int, learning: int, attached: bool) -> tuple[int, int]:
+    """``(plain, learning)`` steps of a task whose learning phases run, learning detached, when no learner is attached."""
+    return (plain, learning) if attached else (plain + learning, 0)
+
+
 def _fresh_learner(brain: Any, ctx: TaskContext, learn: bool) -> Any:
     if not learn or ctx.learning_rule is None:
         return None
@@ -202,9 +207,9 @@ class Warmup:
     def required_groups(self) -> tuple[str, ...]:
         return ()
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        return self.steps, 0
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return _counts(self.steps, 0, rule)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
@@ -228,9 +233,9 @@ class Differentiation:
     def required_groups(self) -> tuple[str, ...]:
         return self.groups
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        return self.steps, 0
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return _counts(self.steps, 0, rule)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
@@ -286,10 +291,10 @@ class Conditioning:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.cs_regions, *self.us_regions, *self.response_regions]))
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         tests = self.trials // self.test_every
-        return tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps) * self.learn
+        return _counts(tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -353,10 +358,10 @@ class Discrimination:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.stim_regions, *self.readout_regions]))
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        learning = self.epochs * self.n_patterns * (self.stim_steps + self.gap_steps) * self.learn
-        return self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        learning = self.epochs * self.n_patterns * (self.stim_steps + self.gap_steps) * (self.learn and rule)
+        return self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning  # no learner: no learning phase
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -412,9 +417,9 @@ class WorkingMemory:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.stim_regions, *self.memory_regions]))
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        return self.baseline_steps + self.stim_steps + self.delay_steps, 0
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return _counts(self.baseline_steps + self.stim_steps + self.delay_steps, 0, rule)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         mem = regions_of(brain, self.memory_regions)
@@ -457,9 +462,9 @@ class ResponseDiversity:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(self.stim_regions)
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        return self.rounds * self.n_patterns * (self.gap_steps + self.stim_steps), 0
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return _counts(self.rounds * self.n_patterns * (self.gap_steps + self.stim_steps), 0, rule)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -536,11 +541,11 @@ class SequenceTask:
             total = c if total is None else total + c
         return total
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         sequence = self.element_steps * len(self.elements)
         tests = self.trials // self.test_every
-        return tests * 2 * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps) * self.learn
+        return _counts(tests * 2 * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -620,9 +625,9 @@ class Multisensory:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.auditory_regions, *self.visual_regions, *self.us_regions, *self.response_regions]))
 
-    def step_counts(self) -> tuple[int, int]:
-        """``(plain, learning)``: simulation steps without and with the learner attached (for time estimates)."""
-        return 3 * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps) * self.learn
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return _counts(3 * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
