@@ -40,7 +40,7 @@ def exp22_projected(out: Path) -> dict:
     plan = prepare(ROOT / "experiments" / "exp22_eprop.yaml", default_registry())
     rep = plan.replicates[0]
     t0 = time.perf_counter()
-    result = run_replicate(plan.study, plan.connectome, rep)
+    result = run_replicate(plan.cell(rep.cell).study, plan.connectomes[rep.cell], rep)
     one = time.perf_counter() - t0
     n = len(plan.replicates)
     return {

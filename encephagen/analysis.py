@@ -99,11 +99,6 @@ class InteractionRow:
     result: Any
     q: float
 
-    @property
-    def significant(self) -> bool:
-        """``q < alpha`` is decided by the caller; this is whether a test was made at all."""
-        return not math.isnan(self.result.p)
-
 
 @attrs.frozen
 class Analysis:
@@ -222,7 +217,7 @@ def analyze(
                         ys += v.tolist()
                         cs += [flag] * v.size
                         ls += [list(lvls).index(by[factor])] * v.size
-                        ss += [hash_stratum(stratum, [factors[f] for f in others])] * v.size
+                        ss += [stratum_index(stratum, [factors[f] for f in others])] * v.size
                 result = interaction_test(
                     np.asarray(ys, dtype=np.float64), np.asarray(cs), np.asarray(ls, dtype=np.int64), np.asarray(ss, dtype=np.int64),
                     rng=stats_rng(seed, task, metric, cond, "interaction", factor), n_perm=int(options["permutations"]),
@@ -249,7 +244,7 @@ def analyze(
     return Analysis(comparisons, omnibus, interactions, family, size)
 
 
-def hash_stratum(stratum: Sequence[str], levels: Sequence[Sequence[str]]) -> int:
+def stratum_index(stratum: Sequence[str], levels: Sequence[Sequence[str]]) -> int:
     """The index of a combination of other factors' levels (mixed radix over their level lists)."""
     index = 0
     for value, options in zip(stratum, levels):

@@ -132,12 +132,17 @@ class Condition:
 class Level:
     """One level of a factor: a partial study override, merged like a condition's.
 
+    :ivar null_model: the null model of every condition at this level (it
+        replaces the condition's), or ``null`` for the connectome as is; not
+        set: each condition keeps its own. With it the wiring can be a factor
+        and, say, the learning rule the conditions.
     :ivar connectome: another connectome source, or parameters of the study's.
     :ivar brain: ``brain`` keys this level changes.
     :ivar learning_rule: another rule, its parameters, or ``null`` for no learning.
     :ivar protocol: a new task list, or ``{task label: {parameter: value}}``.
     """
 
+    null_model: Any = attrs.field(default=UNSET, metadata={"type": "null model (`kind:` + parameters) or null", "default": "not set"})
     connectome: Any = _override("connectome")
     brain: Any = _override("brain")
     learning_rule: Any = _override("learning_rule")

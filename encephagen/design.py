@@ -53,6 +53,7 @@ from encephagen.errors import ConfigError, EncephagenError
 #: ``structure(document, cls)``: structures a section, raising :class:`ConfigError` with relative paths.
 Structure = Callable[[Any, Any], Any]
 
+_NULL_MODEL = Annotated[Any, Kind("null_model")] | None
 _TYPES: dict[str, Any] = {
     "connectome": Annotated[Any, Kind("connectome")],
     "brain": Brain,
@@ -81,7 +82,8 @@ class Cell:
     :ivar condition: the condition's name.
     :ivar levels: ``(factor, level)`` per factor, in file order.
     :ivar study: the study as this cell runs it: its own connectome, brain,
-        learning rule and protocol, its one condition, no factors.
+        learning rule and protocol, its one condition (with the cell's null
+        model), no factors.
     :ivar changes: ``(path, value)`` where the cell differs from the study's defaults.
     :ivar document: the merged sections that make its brains.
     :ivar fingerprint: SHA-256 of ``document`` and the study seed.
@@ -268,6 +270,14 @@ def cells_of(study: Study, data: Mapping[str, Any], structure: Structure) -> tup
             _resolve(study, defaults, [(where, _overrides(over))], structure, where)
         except ConfigError as exc:
             problems += [p for p in exc.problems if p not in problems]
+    nulls = {}  # a level's null model, structured once
+    for axis in levels:
+        for w, _, _, spec in axis:
+            if spec.null_model is not UNSET:
+                try:
+                    nulls[w] = structure(spec.null_model, _NULL_MODEL)
+                except EncephagenError as exc:
+                    problems += [p for p in exc.prefixed(f"{w}.null_model").problems if p not in problems]
     if problems:
         raise ConfigError(*problems)
     cells = []
@@ -278,10 +288,13 @@ def cells_of(study: Study, data: Mapping[str, Any], structure: Structure) -> tup
             key = cell_key(cond.name, named)
             doc, sections = _resolve(study, defaults, parts, structure, f"cell {key}")
             null = raw.get("null_model") if isinstance(raw, Mapping) else None
+            null_model = cond.null_model
+            for w, _, _, spec in combo:  # a level's null model replaces the condition's
+                if spec.null_model is not UNSET:
+                    null, null_model = spec.null_model, nulls[w]
             document = {**doc, "null_model": null}
-            cell_study = attrs.evolve(
-                study, conditions=[attrs.evolve(cond, **dict.fromkeys(OVERRIDE_KEYS, UNSET))], factors={}, cells=(), **sections
-            )
+            own = attrs.evolve(cond, null_model=null_model, **dict.fromkeys(OVERRIDE_KEYS, UNSET))
+            cell_study = attrs.evolve(study, conditions=[own], factors={}, cells=(), **sections)
             cells.append(
                 Cell(
                     key=key,

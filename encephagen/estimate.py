@@ -2,19 +2,24 @@
 
 Time per brain is ``overhead + plain_steps * t_plain + learning_steps * t_learn`` with
 
-- ``t_plain = 7e-5 s + 4e-11 s x synapses`` per step,
-- ``t_learn = t_plain + 3e-5 s + 6e-10 s x synapses`` per step with a learner attached,
-- ``overhead = 3 s`` (building the brain, compiling the neuron update in a fresh process),
+- ``t_plain = 4e-5 s + 2.5e-11 s x synapses`` per step,
+- ``t_learn = t_plain + 3e-5 s + 1.55e-10 s x synapses`` per step with a learner attached,
+- ``overhead = 1 s`` per brain (building it; a fresh process also compiles the neuron update once),
 
-constants measured on one core of the 2-core development machine (see
-``docs/performance.md``: 7,993 plain and 1,475 e-prop steps/s on the
-reference brain of 1.29 M synapses; 10,500 plain steps/s at 40 neurons per
-region). The cost of a step also grows with the firing rate, which is not
-known before a run: take the figure as good to about a factor of three. Steps
-come from each task's :meth:`~encephagen.interfaces.CountsSteps.step_counts`;
-a task without it counts as unknown. Memory per brain is the network's
-arrays (:func:`encephagen.engine.build.estimate_bytes`) plus 8 bytes per
-synapse for a learner's eligibility and snapshot.
+constants fitted to whole studies at the reference size on one core of the
+2-core development machine (one torch thread per worker): the 72 brains of
+``experiments/structure_x_learning.yaml`` ran at about 18 s per e-prop
+brain (28,800 plain + 49,500 learning steps, 1.29 M synapses) and 5 s per
+brain without learning (78,300 steps). The cost of a step grows with the
+firing rate, which is not known before a run: small brains (tens of neurons
+per region) fire faster and run up to about 4x slower than estimated.
+Learning steps are costed as e-prop's, the slowest built-in rule; the
+Hebbian rule costs little more than a plain step, so a Hebbian study runs
+several times faster than its estimate. Steps come from each task's
+:meth:`~encephagen.interfaces.CountsSteps.step_counts`; a task without it
+counts as unknown. Memory per brain is the network's arrays
+(:func:`encephagen.engine.build.estimate_bytes`) plus 8 bytes per synapse
+for a learner's eligibility and snapshot.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ import attrs
 from encephagen.interfaces import CountsSteps
 from encephagen.study import Plan, cell_info
 
-T_PLAIN = (7e-5, 4e-11)
-T_LEARN = (3e-5, 6e-10)
-OVERHEAD_S = 3.0
+T_PLAIN = (4e-5, 2.5e-11)
+T_LEARN = (3e-5, 1.55e-10)
+OVERHEAD_S = 1.0
 LEARNER_BYTES_PER_SYNAPSE = 8
 
 
@@ -109,7 +114,7 @@ def describe(plan: Plan, workers: int = 1) -> list[str]:
             f"estimate: ~{_seconds(total)} on one core"
             + (f", ~{_seconds(total / workers)} with {workers} workers" if workers > 1 else "")
             + f"; peak memory ~{format_bytes(max(e.bytes for e in estimates) * max(1, workers) * s.brain.batch)}"
-            " (rough: within about 3x; the cost of a step grows with the firing rate)"
+            " (rough: the cost of a step grows with the firing rate; see encephagen.estimate)"
         )
     return lines
 

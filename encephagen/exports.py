@@ -175,25 +175,30 @@ def regenerate_report(out_dir: str | Path) -> Path:
 
 
 def draw_connectome_panel(plan: Plan) -> Any:
-    """The reference weights and one surrogate per null-model condition.
+    """The reference weights and one surrogate per null model the study's cells use.
 
-    Each surrogate is drawn as that condition's first cell's replicate 0
-    draws it: with ``stream_rng(seed, "null_model")`` of its seed, on that
-    cell's connectome.
+    Each surrogate is drawn as the first cell with that null model draws
+    its replicate 0: with ``stream_rng(seed, "null_model")`` of its seed, on
+    that cell's connectome. It is named after the condition (after the cell
+    when the null model comes from a factor level).
     """
     from encephagen.errors import EncephagenError
     from encephagen.report import ConnectomePanel
 
     surrogates: dict[str, tuple[str, np.ndarray]] = {}
+    seen: set[str] = set()
     for rep in plan.replicates:
-        cond = plan.condition(rep.condition)
-        if rep.index != 0 or cond.null_model is None or cond.name in surrogates:
+        cell = plan.cell(rep.cell)
+        model = cell.study.conditions[0].null_model
+        if rep.index != 0 or model is None or repr(model) in seen:
             continue
+        seen.add(repr(model))
+        own = plan.condition(rep.condition).null_model == model
         try:
-            drawn = cond.null_model.randomize(plan.connectomes[rep.cell], stream_rng(rep.seed, "null_model"))
+            drawn = model.randomize(plan.connectomes[rep.cell], stream_rng(rep.seed, "null_model"))
         except EncephagenError:  # that replicate fails with the same reason; the panel goes without it
             continue
-        surrogates[cond.name] = (cond.null_model.name, np.asarray(drawn.weights))
+        surrogates[rep.condition if own else cell.label] = (model.name, np.asarray(drawn.weights))
     return ConnectomePanel(
         reference_name=plan.study.reference_condition().name,
         connectome=plan.connectome.name,

@@ -113,18 +113,23 @@ def _figure(width: float, height: float, **margins: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    fig.savefig(path, format="png", metadata={"Software": None})
+    """PNG, cropped to what was drawn (long tick labels are never cut off by the fixed margins)."""
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
 
 
 def metric_figure(path: Path, title: str, names: Sequence[str], values: Sequence[np.ndarray]) -> None:
-    """Every replicate's value by condition: a box per condition with the points on top."""
-    fig = _figure(1.6 + 1.2 * len(names), 3.6, left=0.18, right=0.95, bottom=0.17, top=0.9)
+    """Every replicate's value by condition (or cell): a box per name with the points on top.
+
+    A cell's label (``rewired, rule=eprop``) is written one part per line.
+    """
+    cells = any(", " in n for n in names)
+    fig = _figure(1.6 + (1.4 if cells else 1.2) * len(names), 3.6, left=0.18, right=0.95, bottom=0.17, top=0.9)
     ax = fig.add_subplot()
     finite = [v[np.isfinite(v)] for v in values]
     ax.boxplot(finite, positions=range(len(names)), widths=0.5, showfliers=False)
     for i, v in enumerate(finite):
         ax.plot(i + np.linspace(-0.15, 0.15, v.size) if v.size > 1 else [i] * v.size, v, "o", ms=4, alpha=0.7)
-    ax.set_xticks(range(len(names)), [f"{n}\n(n={v.size})" for n, v in zip(names, finite)])
+    ax.set_xticks(range(len(names)), [f"{n.replace(', ', chr(10))}\n(n={v.size})" for n, v in zip(names, finite)], fontsize=8 if cells else None)
     ax.set_title(title)
     _save(fig, path)
 
@@ -274,7 +279,7 @@ def _design(data: ReportInput) -> list[Block]:
             [
                 c.condition + (" (reference)" if c.condition == ref else ""),
                 *(dict(c.levels).get(f, "") for f in factors),
-                null.get(c.condition) or "none (the connectome as is)",
+                info.get("null_model", null.get(c.condition)) or "none (the connectome as is)",
                 "; ".join(f"{p}={v}" for p, v in c.changes) or "-",
                 f"{info.get('neurons', '?')} ({info.get('regions', '?')} x {info.get('neurons_per_region', '?')})",
                 info.get("synapses", "?"),

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from encephagen.config import Study, load_study
+from encephagen.config import UNSET, Study, load_study
 from encephagen.connectome import Connectome
 from encephagen.design import Cell
 from encephagen.errors import ConfigError, EncephagenError
@@ -117,32 +117,40 @@ def _load_connectomes(study: Study) -> dict[str, Connectome]:
     return out
 
 
+def _null_field(study: Study, cell: Cell) -> str:
+    """Where the study file sets a cell's null model: a factor level's, or its condition's."""
+    for f, lv in reversed(cell.levels):
+        if study.factors[f][lv].null_model is not UNSET:
+            return f"factors.{f}.{lv}.null_model"
+    i = next(j for j, c in enumerate(study.conditions) if c.name == cell.condition)
+    return f"conditions[{i}].null_model"
+
+
 def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
-    """Draw each null model once per connectome and refuse one that changes anything but the wiring."""
+    """Draw each cell's null model once per connectome and refuse one that changes anything but the wiring."""
     from encephagen.invariants import check_invariants
 
-    done: set[tuple[int, int]] = set()
+    done: set[tuple[str, int]] = set()
     for cell in study.cells:
-        i = next(j for j, c in enumerate(study.conditions) if c.name == cell.condition)
-        cond, conn = study.conditions[i], connectomes[cell.key]
-        if cond.null_model is None or (i, id(conn)) in done:
+        model, conn = cell.study.conditions[0].null_model, connectomes[cell.key]
+        if model is None or (repr(model), id(conn)) in done:
             continue
-        done.add((i, id(conn)))
-        field = f"conditions[{i}].null_model"
+        done.add((repr(model), id(conn)))
+        field = _null_field(study, cell)
         try:
-            surrogate = cond.null_model.randomize(conn, np.random.default_rng(0))
+            surrogate = model.randomize(conn, np.random.default_rng(0))
         except EncephagenError as exc:
             raise exc.prefixed(field) from None
         diffs = conn.anatomy_differences(surrogate)
         if diffs:
             raise ConfigError.at(
                 field,
-                f"null model {cond.null_model.name!r} changed {', '.join(diffs)} as well as the wiring; "
+                f"null model {model.name!r} changed {', '.join(diffs)} as well as the wiring; "
                 "conditions may differ only in the wiring under test",
             )
-        violations = check_invariants(cond.null_model, conn, surrogate)
+        violations = check_invariants(model, conn, surrogate)
         if violations:
-            raise ConfigError.at(field, f"null model {cond.null_model.name!r} broke its declared invariants: {'; '.join(violations)}")
+            raise ConfigError.at(field, f"null model {model.name!r} broke its declared invariants: {'; '.join(violations)}")
 
 
 def check_groups(study: Study, connectomes: dict[str, Connectome]) -> None:
@@ -201,8 +209,10 @@ def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
     micro = brain.microcircuit
     internal, between = micro.expected_synapses(connectome)
     rule = cell.study.learning_rule
+    null = cell.study.conditions[0].null_model
     return {
         "connectome": connectome.name,
+        "null_model": null.name if null is not None else "",
         "regions": connectome.n_regions,
         "neurons_per_region": micro.neurons_per_region,
         "neurons": connectome.n_regions * micro.neurons_per_region,

@@ -380,3 +380,59 @@ def test_merge_keeps_what_the_override_does_not_set_and_sets_what_it_does(base, 
         assert all(merged[k] == v for k, v in base.items() if k not in override)  # untouched keys stay
     for path, where in origins.items():  # every origin names the override's own place for that value
         assert where == "over" + path[len("doc"):]
+
+
+def test_the_estimate_is_the_documented_closed_form(registry) -> None:
+    from encephagen.estimate import OVERHEAD_S, T_LEARN, T_PLAIN, estimate
+    from encephagen.study import plan_for
+
+    study = parse_study(load_yaml(TINY), registry)
+    plan = plan_for(study)
+    estimates = {e.key: e for e in estimate(plan)}
+    for cell in plan.cells:
+        e = estimates[cell.key]
+        micro = cell.study.brain.microcircuit
+        internal, between = micro.expected_synapses(plan.connectomes[cell.key])
+        assert e.neurons == 10 * 12 and e.synapses == round(internal + between)
+        plain = 200 + 2 * (100 + 100)  # warmup + conditioning's two tests
+        learning = 2 * (100 + 100 + 50)  # two pairings
+        assert e.steps == (plain, learning)
+        t_plain = T_PLAIN[0] + T_PLAIN[1] * e.synapses
+        assert e.seconds == pytest.approx(OVERHEAD_S + plain * t_plain + learning * (t_plain + T_LEARN[0] + T_LEARN[1] * e.synapses))
+    high, low = estimates["connectome/coupling=high/rule=eprop"], estimates["connectome/coupling=low/rule=eprop"]
+    assert high.synapses > low.synapses and high.bytes > low.bytes
+
+
+def test_the_wiring_can_be_a_factor_and_the_rule_the_conditions(registry, tmp_path: Path) -> None:
+    """A level's null model replaces the condition's: 'did learning help?' within each wiring."""
+    text = textwrap.dedent(
+        """
+        name: rules-by-wiring
+        seed: 3
+        replicates: 3
+        connectome: {kind: synthetic, n_regions: 8}
+        learning_rule: {kind: eprop}
+        conditions:
+          - {name: none, learning_rule: null}
+          - {name: eprop}
+        factors:
+          wiring:
+            connectome: {}
+            rewired: {null_model: {kind: degree_preserving}}
+        protocol: [{kind: warmup, steps: 10}]
+        """
+    )
+    study = _parse(text, registry)
+    models = {c.key: c.study.conditions[0].null_model for c in study.cells}
+    assert models["none/wiring=connectome"] is None and models["eprop/wiring=rewired"].name == "degree_preserving"
+    assert study.cells[0].fingerprint != study.cells[1].fingerprint
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    out = run_study(path, tmp_path / "out", registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert [(s["wiring"], s["reference"], s["condition"]) for s in _rows(out / "summary.csv")][:2] == [
+        ("connectome", "none", "eprop"), ("rewired", "none", "eprop"),
+    ]
+    report = (out / "report.md").read_text()
+    assert "| eprop | rewired | degree_preserving |" in report
+    with pytest.raises(ConfigError, match=r"factors\.wiring\.rewired\.null_model\.kind: unknown null model 'degre_preserving'"):
+        _parse(text.replace("kind: degree_preserving", "kind: degre_preserving"), registry)
