@@ -416,9 +416,9 @@ def forest_figure(path: Path, title: str, rows: Sequence[SummaryRow], alpha: flo
     from encephagen.stats import d_interval
 
     labels = [f"{r.condition} vs {r.reference}" + (f" | {_levels_text(r.levels)}" if r.levels else "") for r in rows]
-    width = max([len(lb) for lb in labels] + [10])
-    left = min(0.6, 0.04 + 0.0105 * width * 6.5 / 7.0)
-    fig = _figure(7.0, 1.2 + 0.32 * len(rows), left=left, right=0.8, bottom=0.6 / (1.2 + 0.32 * len(rows)) + 0.05, top=1 - 0.45 / (1.2 + 0.32 * len(rows)))
+    height = 1.2 + 0.32 * len(rows)
+    # The row labels stand left of the axes; the saved figure is cropped to include them (see _save).
+    fig = _figure(5.5, height, left=0.02, right=0.82, bottom=0.6 / height + 0.05, top=1 - 0.45 / height)
     ax = fig.add_subplot()
     for y, r in enumerate(rows):
         c = r.comparison
