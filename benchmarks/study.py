@@ -5,9 +5,15 @@ Prints one JSON line per case:
 - ``quick``: ``experiments/quick.yaml`` run end to end (the README's main job);
 - ``exp22-projected``: one replicate of ``experiments/exp22_eprop.yaml`` at
   full size (19,200 neurons, the whole published protocol), timed, and the
-  whole study's time projected as that time x the study's replicate count.
+  whole study's time projected as that time x the study's replicate count;
+- ``exp22-parallel``: the same brains of exp. 22 (``--brains`` per condition,
+  default 2) run twice in this run, serially with torch's default threads
+  (the baseline: the old default) and with the default executor (a process
+  per usable core, one torch thread each); prints both wall times, their
+  ratio, whether the results are identical, and the whole exp. 22 projected
+  from the parallel rate.
 
-Usage: ``python benchmarks/study.py [--cases quick,exp22-projected] [--out DIR]``
+Usage: ``python benchmarks/study.py [--cases quick,exp22-projected,exp22-parallel] [--out DIR] [--brains N]``
 """
 
 from __future__ import annotations
@@ -54,18 +60,45 @@ def exp22_projected(out: Path) -> dict:
     }
 
 
-CASES = {"quick": quick, "exp22-projected": exp22_projected}
+def exp22_parallel(out: Path, brains: int = 2) -> dict:
+    from encephagen.execution import usable_cores
+
+    study = ROOT / "experiments" / "exp22_eprop.yaml"
+    full = len(prepare(study, default_registry()).replicates)
+    sets = [f"replicates={brains}"]
+    times = {}
+    for label, executor in (("serial", "serial"), ("parallel", None)):
+        t0 = time.perf_counter()
+        run_study(study, out / f"exp22-{label}", default_registry(), executor=executor, verbosity=-1, sets=sets)
+        times[label] = time.perf_counter() - t0
+    same = (out / "exp22-serial" / "results.csv").read_bytes() == (out / "exp22-parallel" / "results.csv").read_bytes()
+    n = 2 * brains
+    return {
+        "case": "exp22-parallel",
+        "brains": n,
+        "cores": usable_cores(),
+        "serial_s": round(times["serial"], 1),
+        "parallel_s": round(times["parallel"], 1),
+        "speedup": round(times["serial"] / times["parallel"], 2),
+        "identical_results": same,
+        "projected_exp22_parallel_min": round(times["parallel"] / n * full / 60, 1),
+    }
+
+
+CASES = {"quick": quick, "exp22-projected": exp22_projected, "exp22-parallel": exp22_parallel}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--out", default=None, help="where to write the runs (default: a temporary directory)")
+    p.add_argument("--brains", type=int, default=2, help="exp22-parallel: brains per condition")
     args = p.parse_args()
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="encephagen-bench-"))
     meta = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads()}
     for name in args.cases.split(","):
-        print(json.dumps({**CASES[name](out), **meta}), flush=True)
+        result = CASES[name](out, args.brains) if name == "exp22-parallel" else CASES[name](out)
+        print(json.dumps({**result, **meta}), flush=True)
 
 
 if __name__ == "__main__":

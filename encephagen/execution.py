@@ -10,6 +10,7 @@ by :func:`resolve_executor`; :class:`Progress` shows the run on the terminal.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import traceback
@@ -199,11 +200,34 @@ class BatchWork:
 # -- executors ---------------------------------------------------------------------------
 
 
-def resolve_executor(study: Study, registry: Registry, name: str | None, workers: int | None) -> Any:
-    """The executor to use: ``name`` (command line), else the study's, else ``serial``.
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(brains: int, peak_bytes: int = 0, available: int | None = None) -> int:
+    """Worker processes for a study that names no executor: one per usable core, at most one per brain,
+    and no more than the available memory holds at ``peak_bytes`` per worker (with a fifth kept free)."""
+    n = min(usable_cores(), max(1, brains))
+    if peak_bytes > 0 and available is not None:
+        n = min(n, max(1, int(available * 0.8) // peak_bytes))
+    return n
+
+
+def resolve_executor(
+    study: Study, registry: Registry, name: str | None, workers: int | None, *, brains: int = 1, peak_bytes: int = 0
+) -> Any:
+    """The executor to use: ``name`` (command line), else the study's, else the default.
 
     ``workers`` overrides the executor's ``workers``; given without any
-    executor it selects ``processes``.
+    executor it selects ``processes``. The default for a study of more than
+    one brain (``brains``, those left to run) on a machine with more than one
+    usable core is ``processes`` with :func:`default_workers` workers (one
+    torch thread each; ``peak_bytes``, one brain's estimated peak memory,
+    caps them by the available memory); otherwise ``serial``.
     """
     if name is None and study.executor is not None:
         if workers is None:
@@ -214,8 +238,15 @@ def resolve_executor(study: Study, registry: Registry, name: str | None, workers
             return attrs.evolve(study.executor, workers=workers)
         except (TypeError, ValueError) as exc:
             raise ConfigError.at("--workers", str(exc)) from None
-    if name is None:
-        name = "serial" if workers is None else "processes"
+    if name is None and workers is None:
+        from encephagen.engine.memory import available_bytes
+
+        import torch
+
+        n = default_workers(brains, peak_bytes, available_bytes(torch.device("cpu")))
+        name, workers = ("processes", n) if n > 1 else ("serial", None)
+    elif name is None:
+        name = "processes"
     try:
         cls = registry.get("executor", name)
     except EncephagenError as exc:

@@ -167,6 +167,23 @@ def _open_store(out: Path, plan: Plan, document: Any, text: str, sets: Sequence[
     return store
 
 
+def _picklable(obj: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+    except Exception:  # noqa: BLE001 - pickling raises many types (PicklingError, AttributeError, TypeError)
+        return False
+    return True
+
+
+def _peak_bytes(plan: Plan) -> int:
+    """The estimated peak memory of one worker: its largest brain times the batch."""
+    from encephagen.estimate import estimate
+
+    return max(e.bytes for e in estimate(plan)) * plan.study.brain.batch
+
+
 def _record_provenance(store: Store, current: dict[str, str], progress: Progress) -> None:
     """First run: record the environment. Resume: record what differs as ``resumed_with.<key>``."""
     stored = store.provenance()
@@ -219,8 +236,9 @@ def run_study(
     document = apply_sets(load_yaml(text, f"study file {str(study_path)!r}"), sets)
     study = parse_study(document, registry)
     digest = hashlib.sha256("\n".join([text, *sets]).encode("utf-8")).hexdigest()
-    chosen = resolve_executor(study, registry, executor, workers)
     plan = plan_for(study, digest)  # cheap: nothing is simulated before the store is checked
+    chosen = resolve_executor(study, registry, executor, workers, brains=len(plan.replicates), peak_bytes=_peak_bytes(plan))
+    defaulted = executor is None and workers is None and study.executor is None
     fn = replicate_fn or default_replicate
 
     messages: list[str] = []
@@ -253,6 +271,12 @@ def run_study(
             batched = study.brain.batch > 1 and replicate_fn is None
             work: Callable[[Any], Any] = BatchWork(cells) if batched else CellWork(fn, cells)
             items: Sequence[Any] = batches_of(todo, study.brain.batch) if batched else todo
+            if defaulted and chosen.name != "serial" and not _picklable(work):
+                progress.say(
+                    "note: running serially: the replicate function or a component cannot be sent to worker "
+                    "processes (defined in a notebook or a script?); put it in a module to run in parallel"
+                )
+                chosen = registry.get("executor", "serial")()
             for rep, outcome in outcomes(chosen, work, items, batched):
                 if not isinstance(outcome, Outcome):  # the executor lost it, not the replicate
                     lost.append((rep, reason(outcome) if isinstance(outcome, BaseException) else repr(outcome)))

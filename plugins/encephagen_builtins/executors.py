@@ -1,9 +1,13 @@
 """Built-in executors: how the replicates of a study are run.
 
-- ``serial``: one after another in this process (the default).
+- ``serial``: one after another in this process.
 - ``processes``: a pool of local worker processes started with ``spawn`` (or
   ``forkserver``), never ``fork``: a forked child inherits PyTorch's thread
-  pools and CUDA state, which can hang or crash it.
+  pools and CUDA state, which can hang or crash it. Each worker runs torch
+  with ``threads`` threads (default 1): a pool of workers that each start as
+  many threads as the machine has cores runs slower than one process alone.
+  It is the default for a study of more than one brain on a machine with
+  more than one core (see :func:`encephagen.execution.resolve_executor`).
 - ``dask``: a ``dask.distributed`` cluster, either a local one or an existing
   scheduler given by its address (for example one that ``dask-jobqueue``
   started on a Slurm cluster). Needs the optional extra ``encephagen[dask]``.
@@ -23,13 +27,23 @@ import attrs
 from attrs import validators as v
 
 from encephagen.errors import ConfigError
+from encephagen.execution import usable_cores
 
 _WORKERS = v.optional([v.instance_of(int), v.ge(1)])
 
 
 def _pool_size(workers: int | None, n_items: int) -> int:
-    """``workers`` (default: the number of CPUs), never more than there are items."""
-    return max(1, min(workers or os.cpu_count() or 1, n_items))
+    """``workers`` (default: the usable cores), never more than there are items."""
+    return max(1, min(workers or usable_cores(), n_items))
+
+
+def limit_threads(threads: int) -> None:
+    """Run torch (and the BLAS/OpenMP pools it uses) with ``threads`` threads in this process."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 @attrs.frozen
@@ -53,16 +67,18 @@ class Serial:
 class Processes:
     """Runs replicates in a pool of local worker processes.
 
-    :ivar workers: processes in the pool (default: the number of CPUs).
+    :ivar workers: processes in the pool (default: the usable cores).
     :ivar start_method: ``spawn`` or ``forkserver``; ``fork`` is refused
         because a forked PyTorch process can deadlock.
+    :ivar threads: torch threads per worker process.
     """
 
     name: ClassVar[str] = "processes"
-    summary: ClassVar[str] = "A pool of local worker processes (spawn/forkserver, safe with PyTorch)."
+    summary: ClassVar[str] = "A pool of local worker processes (spawn/forkserver, safe with PyTorch), one torch thread each."
 
     workers: int | None = attrs.field(default=None, validator=_WORKERS)
     start_method: str = attrs.field(default="spawn", validator=v.in_(("spawn", "forkserver")))
+    threads: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)])
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
         """Submit every item to the pool; yield ``(item, result_or_exception)`` as each completes."""
@@ -73,7 +89,9 @@ class Processes:
         if not items:
             return
         ctx = multiprocessing.get_context(self.start_method)
-        pool = ProcessPoolExecutor(max_workers=_pool_size(self.workers, len(items)), mp_context=ctx)
+        pool = ProcessPoolExecutor(
+            max_workers=_pool_size(self.workers, len(items)), mp_context=ctx, initializer=limit_threads, initargs=(self.threads,)
+        )
         try:
             futures = {pool.submit(fn, item): item for item in items}
             for fut in as_completed(futures):
@@ -94,8 +112,9 @@ class Dask:
     :ivar address: a scheduler address such as ``tcp://host:8786`` (for
         example one started by ``dask-jobqueue`` on Slurm); ``None`` starts a
         local cluster for the duration of the study.
-    :ivar workers: worker processes of the local cluster (default: the number
-        of CPUs), one thread each; ignored with ``address``.
+    :ivar workers: worker processes of the local cluster (default: the usable
+        cores), one thread each; ignored with ``address``.
+    :ivar threads: torch threads per worker of the local cluster.
     """
 
     name: ClassVar[str] = "dask"
@@ -103,6 +122,7 @@ class Dask:
 
     address: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
     workers: int | None = attrs.field(default=None, validator=_WORKERS)
+    threads: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)])
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
         """Submit every item to the cluster; yield ``(item, result_or_exception)`` as each completes."""
@@ -127,6 +147,7 @@ class Dask:
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)
+            client.run(limit_threads, self.threads)
         else:
             try:
                 client = Client(self.address, timeout="30s")
