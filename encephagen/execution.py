@@ -150,14 +150,22 @@ def execute_batch(study: Study, connectome: Connectome, replicates: tuple[Replic
 
 
 def batches_of(replicates: Sequence[Replicate], size: int) -> list[tuple[Replicate, ...]]:
-    """Consecutive groups of at most ``size`` replicates, each of one cell."""
-    out: list[tuple[Replicate, ...]] = []
+    """The replicates in groups of at most ``size``, each of one cell, interleaved across cells.
+
+    Groups are formed within each cell (in the given order), then taken one
+    per cell in turn: group 0 of every cell, then group 1, ... With ``size``
+    1 that is replicate 0 of every cell, then replicate 1, ..., so any prefix
+    of a run (an interrupted one) is a balanced design.
+    """
+    by_cell: dict[str, list[tuple[Replicate, ...]]] = {}
     for rep in replicates:
-        if out and len(out[-1]) < size and out[-1][0].cell == rep.cell:
-            out[-1] = (*out[-1], rep)
+        groups = by_cell.setdefault(rep.cell, [])
+        if groups and len(groups[-1]) < size:
+            groups[-1] = (*groups[-1], rep)
         else:
-            out.append((rep,))
-    return out
+            groups.append((rep,))
+    rounds = max((len(g) for g in by_cell.values()), default=0)
+    return [g[i] for i in range(rounds) for g in by_cell.values() if i < len(g)]
 
 
 def outcomes(executor: Any, work: Callable[[Any], Any], items: Sequence[Any], batched: bool) -> Iterator[tuple[Replicate, Any]]:

@@ -270,7 +270,8 @@ def run_study(
             cells = {c.key: (c.study, plan.connectomes[c.key]) for c in plan.cells}
             batched = study.brain.batch > 1 and replicate_fn is None
             work: Callable[[Any], Any] = BatchWork(cells) if batched else CellWork(fn, cells)
-            items: Sequence[Any] = batches_of(todo, study.brain.batch) if batched else todo
+            groups = batches_of(todo, study.brain.batch if batched else 1)  # interleaved across cells
+            items: Sequence[Any] = groups if batched else [g[0] for g in groups]
             if defaulted and chosen.name != "serial" and not _picklable(work):
                 progress.say(
                     "note: running serially: the replicate function or a component cannot be sent to worker "

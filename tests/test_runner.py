@@ -372,3 +372,16 @@ def test_a_replicate_function_that_cannot_go_to_workers_runs_serially_by_default
     out = run_study(study, tmp_path / "out", registry, replicate_fn=lambda s, c, r: fake(s, c, r), verbosity=0)
     assert "running serially" in capsys.readouterr().err
     assert {s for s in _statuses(out / "study.sqlite").values()} == {"done"}
+
+
+def test_replicates_run_interleaved_so_any_prefix_is_balanced(registry, tmp_path: Path) -> None:
+    from encephagen.execution import batches_of
+
+    log = tmp_path / "calls.txt"
+    run_study(rf.write_study(tmp_path / "s.yaml", replicates=3), tmp_path / "out", registry, executor="serial",
+              replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
+    assert _calls(log) == [("connectome", 0), ("rewired", 0), ("connectome", 1), ("rewired", 1), ("connectome", 2), ("rewired", 2)]
+    reps = [Replicate(c, i, i, c) for c in ("a", "b") for i in range(5)]
+    assert [[(r.cell, r.index) for r in g] for g in batches_of(reps, 2)] == [
+        [("a", 0), ("a", 1)], [("b", 0), ("b", 1)], [("a", 2), ("a", 3)], [("b", 2), ("b", 3)], [("a", 4)], [("b", 4)],
+    ]
