@@ -171,27 +171,35 @@ def _origin(path: str, origins: Mapping[str, str]) -> str | None:
     return None if best is None else origins[best] + path[len(best):]
 
 
-def _short(value: Any) -> str:
+#: Marks a key that one side of :func:`differences` lacks.
+MISSING = object()
+
+
+def short(value: Any) -> str:
+    """A value as compact JSON, cut at 60 characters."""
     text = json.dumps(value, sort_keys=True, default=repr)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def changes(base: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
-    """``(path, new value)`` wherever ``new`` differs from ``base`` (parsed YAML documents)."""
-    if isinstance(base, Mapping) and isinstance(new, Mapping) and _kind(base) == _kind(new):
+def differences(old: Any, new: Any, path: str = "", whole_components: bool = False) -> list[tuple[str, Any, Any]]:
+    """``(path, old value, new value)`` wherever two parsed YAML documents differ (:data:`MISSING` for an absent key).
+
+    :param whole_components: a component whose ``kind:`` changed is one difference, not one per parameter.
+    """
+    if isinstance(old, Mapping) and isinstance(new, Mapping) and not (whole_components and _kind(old) != _kind(new)):
         out = []
-        for k in [*base, *(k for k in new if k not in base)]:
+        for k in [*old, *(k for k in new if k not in old)]:
             sub = f"{path}.{k}" if path else str(k)
-            if k not in new:
-                out.append((sub, "removed"))
-            elif k not in base:
-                out.append((sub, _short(new[k])))
-            else:
-                out += changes(base[k], new[k], sub)
+            out += differences(old.get(k, MISSING), new.get(k, MISSING), sub, whole_components)
         return out
-    if isinstance(base, list) and isinstance(new, list) and len(base) == len(new):
-        return [c for i, (a, b) in enumerate(zip(base, new)) for c in changes(a, b, f"{path}[{i}]")]
-    return [] if base == new else [(path, _short(new))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{path}[{i}]", whole_components)]
+    return [] if old == new else [(path, old, new)]
+
+
+def changes(base: Any, new: Any) -> list[tuple[str, str]]:
+    """``(path, new value)`` wherever ``new`` differs from ``base`` (a replaced component counts once)."""
+    return [(p, "removed" if b is MISSING else short(b)) for p, _, b in differences(base, new, whole_components=True)]
 
 
 # -- cells -------------------------------------------------------------------------------

@@ -32,7 +32,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from encephagen.config import apply_sets, load_yaml, parse_study, read_study_text
+from encephagen.design import MISSING, differences, short
 from encephagen.errors import ConfigError
 from encephagen.execution import (
     BatchWork,
@@ -55,29 +58,17 @@ from encephagen.study import Plan, Replicate, cell_info, plan_for
 __all__ = ["regenerate_report", "run_study", "study_changed_error"]
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _differences(old: Any, new: Any, path: str = "") -> list[tuple[str, str]]:
+def _differences(old: Any, new: Any) -> list[tuple[str, str]]:
     """``(path, what changed)`` between two parsed YAML documents."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in [*old, *(k for k in new if k not in old)]:
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in new:
-                out.append((sub, f"removed (was {_short(old[key])})"))
-            elif key not in old:
-                out.append((sub, f"added ({_short(new[key])})"))
-            else:
-                out += _differences(old[key], new[key], sub)
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _differences(a, b, f"{path}[{i}]")]
-    if old != new:
-        return [(path, f"was {_short(old)}, now {_short(new)}")]
-    return []
+    out = []
+    for path, a, b in differences(old, new):
+        if a is MISSING:
+            out.append((path, f"added ({short(b)})"))
+        elif b is MISSING:
+            out.append((path, f"removed (was {short(a)})"))
+        else:
+            out.append((path, f"was {short(a)}, now {short(b)}"))
+    return out
 
 
 def _stored_document(stored: StoredStudy) -> Any:
@@ -126,8 +117,6 @@ def _refuse_changes(out: Path, stored: StoredStudy, stored_cells: Sequence[Store
 
 def _stored_design(plan: Plan, text: str, digest: str, sets: Sequence[str], created: str) -> tuple[StoredStudy, list, list, list]:
     """The store's rows for ``plan``: study, conditions, cells, replicates."""
-    import attrs
-
     study = plan.study
     design = {
         "factors": {f: list(levels) for f, levels in study.factors.items()},

@@ -211,7 +211,7 @@ def test_a_failed_replicate_is_recorded_listed_and_left_out(registry, tmp_path: 
     out = run_study(study, tmp_path / "out", registry, replicate_fn=rf.FakeReplicate(fail=("rewired", 1), crash=crash), verbosity=0)
     reason = "ValueError: the test plugin broke (at runner_fakes.py:" if crash else "activity exploded: mean rate 1e9 Hz"
     err = capsys.readouterr().err
-    assert f"rewired #1 failed after" in err and reason in err
+    assert "rewired #1 failed after" in err and reason in err
     assert err.count(" done in ") == TOTAL - 1
 
     con = sqlite3.connect(out / "study.sqlite")
