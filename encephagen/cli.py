@@ -3,6 +3,11 @@
 Bad input (a malformed study file, an unknown plugin, a bad matrix) is printed
 as one ``error: field: message`` line per problem on stderr, with exit code 2
 and no traceback.
+
+Exit codes of ``encephagen run``: 0 when every replicate finished; 3
+(:data:`EXIT_INCOMPLETE`) when some failed or are still pending (lost by the
+executor), with the counts and where the reasons are; 2 for bad input; 130
+when interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from encephagen.errors import EncephagenError
 from encephagen.interfaces import KINDS
 
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
 
 
 def _registry():  # imported lazily so `--help` stays instant
@@ -63,6 +69,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.study, out, _registry(), executor=args.executor, workers=args.workers, verbosity=verbosity,
         retry_failed=args.retry_failed, sets=args.set,
     )
+    from encephagen.store import STORE_NAME, Store
+
+    with Store(out / STORE_NAME) as store:
+        counts = store.counts()
+    total = sum(counts.values())
+    if counts["failed"] or counts["pending"] or counts["running"]:
+        parts = [f"{counts['failed']} failed"] if counts["failed"] else []
+        unfinished = counts["pending"] + counts["running"]
+        parts += [f"{unfinished} not run (rerun the same command to run them)"] if unfinished else []
+        print(
+            f"incomplete: {' and '.join(parts)} of {total} replicates; the reasons are in {out / 'report.md'} "
+            f"(Failed replicates); --retry-failed runs failed ones again",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return 0
 
 

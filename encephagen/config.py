@@ -59,6 +59,8 @@ def _positive_int(inst: Any, att: attrs.Attribute, value: int) -> None:
 def _non_negative_int(inst: Any, att: attrs.Attribute, value: int) -> None:
     if value < 0:
         raise ValueError(f"'{att.name}' must be >= 0, got {value}")
+    if value >= 2**63:
+        raise ValueError(f"'{att.name}' must be below 2**63 (a 64-bit seed), got {value}")
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -481,29 +483,116 @@ def _structure(conv: cattrs.Converter, value: Any, cls: Any) -> Any:
         raise ConfigError(*_problems(exc)) from None
 
 
+#: Limits on a study file, checked before any object is built (a study file is a page of YAML, not data).
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+MAX_SCALAR = 4096
+MAX_INT_DIGITS = 19  # 2**63 has 19 digits: seeds and counts fit a signed 64-bit integer
+
+
 def read_study_text(path: str | Path) -> str:
-    """The text of a study file; clear errors for a missing file or a directory."""
+    """The text of a study file; clear errors for a missing file, a directory, a device or a FIFO, a huge file."""
     p = Path(path)
     if not p.exists():
         raise ConfigError.at("", f"study file {str(p)!r} does not exist")
     if p.is_dir():
         raise ConfigError.at("", f"{str(p)!r} is a directory; give the path of a study .yaml file")
+    if not p.is_file():
+        raise ConfigError.at("", f"{str(p)!r} is not a regular file (a device, a FIFO?); give the path of a study .yaml file")
     try:
-        return p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ConfigError.at("", f"study file {str(p)!r} is larger than {MAX_BYTES:,} bytes; a study file is a page of YAML")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError.at("", f"cannot read study file {str(p)!r}: {exc}") from None
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """A document over one of the limits (reported like a YAML syntax error, with its line)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """``SafeLoader`` with limits: nesting depth, nodes after alias expansion, scalar length, integer size,
+    and mappings whose keys are unique strings."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _check_nodes(node)
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[str, Any] = {}
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                continue
+            if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+                raise _Refused(None, None, f"a key must be a name, got {key.value!r} ({key.tag.rsplit(':', 1)[-1]}); quote it", key.start_mark)
+            if key.value in seen:
+                raise _Refused(None, None, f"duplicate key {key.value!r} (also at line {seen[key.value].line + 1})", key.start_mark)
+            seen[key.value] = key.start_mark
+        return super().construct_mapping(node, deep)
+
+
+def _check_nodes(root: Any) -> None:
+    """Refuse a document whose alias expansion, scalars or integers exceed the limits (one pass, memoised)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > MAX_SCALAR:
+                raise _Refused(None, None, f"a value of {len(node.value):,} characters (at most {MAX_SCALAR:,})", node.start_mark)
+            if node.tag == "tag:yaml.org,2002:int" and len(node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+                raise _Refused(None, None, f"an integer of more than {MAX_INT_DIGITS} digits", node.start_mark)
+            n = 1
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(x) for x in node.value)
+        else:
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        if n > MAX_NODES:
+            raise _Refused(None, None, f"more than {MAX_NODES:,} values once its aliases are expanded", node.start_mark)
+        sizes[id(node)] = n
+        return n
+
+    size(root)
+
+
 def load_yaml(text: str, source: str = "study file") -> Any:
-    """``yaml.safe_load`` with one-line errors that give the line and column."""
+    """Parse YAML safely, within the limits above; one-line errors that give the line and column."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError.at("", f"{source} is larger than {MAX_BYTES:,} characters; a study file is a page of YAML")
+    loader = _Loader(text)
     try:
-        return yaml.safe_load(text)
+        return loader.get_single_data()
+    except _Refused as exc:
+        mark = exc.problem_mark
+        raise ConfigError.at("", f"{source} is refused at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError.at("", f"{source} is not valid YAML{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError.at("", f"{source} is not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 def load_study(path: str | Path, registry: Registry) -> tuple[Study, str]:

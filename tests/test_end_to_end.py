@@ -84,7 +84,7 @@ def test_exploding_activity_fails_the_replicate_and_the_study_goes_on(batch: int
         f"brain: {{neurons_per_region: 12, device: cpu, batch: {batch}, neuron: {{kind: lif, ext_rate_factor: 500.0}}}}",
     )
     path.write_text(boom.replace("learning_rule: {kind: eprop, w_min: -200, w_max: 200}\n", ""))
-    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 3  # nothing finished: not a success
     with sqlite3.connect(tmp_path / "out" / "study.sqlite") as db:
         rows = db.execute("SELECT status, error FROM replicates").fetchall()
     assert rows and all(status == "failed" for status, _ in rows)

@@ -1,0 +1,96 @@
+"""Hostile and careless study files: refused fast with one line and exit code 2; a run that fails is not a success."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from encephagen.cli import main
+
+GOOD = "name: s\nconnectome: {kind: synthetic, n_regions: 8}\nconditions: [{name: a}]\nprotocol: [{kind: warmup, steps: 10}]\n"
+
+
+def _bomb(levels: int = 9) -> str:
+    """'Billion laughs': nine aliases per level, nine levels (9**9 values once expanded)."""
+    lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\nname: *l8\n"
+
+
+CASES = {
+    "alias-bomb": (_bomb(), "more than 100,000 values once its aliases are expanded"),
+    "alias-bomb-as-name": (GOOD.replace("name: s\n", "") + _bomb(), "more than 100,000 values"),
+    "deep-nesting": (GOOD + "x: " + "[" * 10_000 + "]" * 10_000 + "\n", "nested deeper than 64 levels"),
+    "duplicate-key": (GOOD + "seed: 1\nseed: 2\n", "duplicate key 'seed' (also at line 5)"),
+    "integer-key": (GOOD + "1: x\n", "a key must be a name, got '1' (int); quote it"),
+    "null-key": (GOOD + "? null\n: x\n", "a key must be a name, got 'null' (null)"),
+    "huge-integer": (GOOD + "seed: " + "9" * 5000 + "\n", "a value of 5,000 characters"),
+    "twenty-digit-seed": (GOOD + "seed: 99999999999999999999\n", "an integer of more than 19 digits"),
+    "seed-2-63": (GOOD + f"seed: {2**63}\n", "seed: must be below 2**63"),
+    "long-name": (GOOD.replace("name: s", "name: " + "x" * 20_000), "a value of 20,000 characters"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_hostile_study_file_is_refused_in_well_under_a_second_with_one_line(case: str, tmp_path: Path, capsys) -> None:
+    text, message = CASES[case]
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    t0 = time.perf_counter()
+    code = main(["validate", str(path)])
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert seconds < 2.0, f"{case} took {seconds:.2f} s"
+
+
+def test_anchors_and_merge_keys_of_a_normal_size_still_work(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        "name: s\nconnectome: {kind: synthetic, n_regions: 8}\nconditions: [{name: a}]\n"
+        "protocol: [&warm {kind: warmup, steps: 10}, {<<: *warm, steps: 20}, *warm]\n"
+    )
+    assert main(["validate", str(path)]) == 0
+    assert "valid. 1 conditions x 10 replicates, 3 tasks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_study_path_that_is_not_a_small_regular_file_is_refused(kind: str, tmp_path: Path, capsys) -> None:
+    if kind == "fifo":
+        path = tmp_path / "study.yaml"
+        os.mkfifo(path)
+        message = "is not a regular file"
+    elif kind == "device":
+        path = Path("/dev/zero")
+        message = "is not a regular file"
+    else:
+        path = tmp_path / "study.yaml"
+        path.write_text(GOOD + "# " + "x" * 1_100_000 + "\n")
+        message = "larger than 1,000,000 bytes"
+    t0 = time.perf_counter()
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err and time.perf_counter() - t0 < 2.0
+
+
+def test_a_run_whose_replicates_all_fail_exits_3_and_says_where_the_reasons_are(tmp_path: Path) -> None:
+    study = tmp_path / "boom.yaml"
+    study.write_text(
+        "name: boom\nseed: 1\nreplicates: 2\nconnectome: {kind: synthetic, n_regions: 10, density: 0.4, seed: 1}\n"
+        "brain: {neurons_per_region: 12, device: cpu, neuron: {kind: lif, ext_rate_factor: 500.0}}\n"
+        "conditions: [{name: connectome}]\nprotocol: [{kind: warmup, steps: 200}]\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "encephagen.cli", "run", str(study), "--out", str(tmp_path / "out"), "-q", "--executor", "serial"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 3, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("incomplete: 2 failed of 2 replicates") and "report.md" in last and "Traceback" not in res.stderr
