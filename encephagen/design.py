@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
@@ -49,6 +50,9 @@ import attrs
 
 from encephagen.config import OVERRIDE_KEYS, UNSET, Brain, Kind, Study
 from encephagen.errors import ConfigError, EncephagenError
+
+#: The most brains (cells x replicates) a study may plan.
+MAX_BRAINS = 1_000_000
 
 #: ``structure(document, cls)``: structures a section, raising :class:`ConfigError` with relative paths.
 Structure = Callable[[Any, Any], Any]
@@ -271,6 +275,13 @@ def cells_of(study: Study, data: Mapping[str, Any], structure: Structure) -> tup
     raw_conditions = data.get("conditions") or []
     conds = [(f"conditions[{i}]", c) for i, c in enumerate(study.conditions)]
     levels = [[(f"factors.{f}.{lv}", f, lv, spec) for lv, spec in lvs.items()] for f, lvs in study.factors.items()]
+    n_cells = len(conds) * math.prod(len(axis) for axis in levels)
+    if n_cells * study.replicates > MAX_BRAINS:
+        raise ConfigError.at(
+            "factors" if levels else "replicates",
+            f"{n_cells:,} cells x {study.replicates:,} replicates is more than {MAX_BRAINS:,} brains; "
+            "use fewer levels, conditions or replicates",
+        )
     # Each override alone first, so that a mistake is reported once, at its place.
     problems: list[tuple[str, str]] = []
     for where, over in [*((w, c) for w, c in conds), *((w, spec) for axis in levels for w, _, _, spec in axis)]:

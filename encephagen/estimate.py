@@ -118,3 +118,28 @@ def describe(plan: Plan, workers: int = 1) -> list[str]:
         )
     return lines
 
+
+
+def check_fits(plan: Plan) -> None:
+    """Refuse a study one of whose brains cannot fit this machine's memory, before anything is allocated.
+
+    :raises ConfigError: at ``brain.neurons_per_region`` (and the cell, when a factor or condition sets it).
+    """
+    from encephagen.engine.memory import available_bytes, format_bytes
+    from encephagen.errors import ConfigError
+
+    import torch
+
+    have = available_bytes(torch.device("cpu"))
+    if have is None:
+        return
+    for cell, e in zip(plan.cells, estimate(plan)):
+        need = e.bytes * plan.study.brain.batch
+        if need > have:
+            where = "" if cell.study.brain == plan.study.brain else f" (cell {cell.key})"
+            raise ConfigError.at(
+                "brain.neurons_per_region",
+                f"one brain{where} of {e.neurons:,} neurons and ~{e.synapses:,} synapses needs about {format_bytes(need)} "
+                f"of memory, more than the {format_bytes(have)} available; lower neurons_per_region, p_internal, "
+                "p_between, coupling or batch",
+            )

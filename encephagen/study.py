@@ -194,10 +194,23 @@ def prepare(path: str | Path, registry: Registry) -> Plan:
 
 def plan_for(study: Study, digest: str = "") -> Plan:
     """The plan of an already structured study (see :func:`prepare`)."""
+    from encephagen.estimate import check_fits
+
     connectomes = _load_connectomes(study)
     check_groups(study, connectomes)
     check_conditions(study, connectomes)
-    return Plan(study=study, connectomes=connectomes, study_hash=digest, replicates=replicates_of(study))
+    check_devices(study)
+    plan = Plan(study=study, connectomes=connectomes, study_hash=digest, replicates=replicates_of(study))
+    check_fits(plan)
+    return plan
+
+
+def check_devices(study: Study) -> None:
+    """A cell that asks for CUDA fails at validation on a machine without it, not in every replicate."""
+    if any(cell.study.brain.device.startswith("cuda") for cell in study.cells):
+        from encephagen.engine.memory import resolve_device
+
+        resolve_device("cuda")
 
 
 

@@ -94,3 +94,46 @@ def test_a_run_whose_replicates_all_fail_exits_3_and_says_where_the_reasons_are(
     assert res.returncode == 3, res.stderr
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("incomplete: 2 failed of 2 replicates") and "report.md" in last and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("replicates: 1000000000\n", "replicates: 1 cells x 1,000,000,000 replicates is more than 1,000,000 brains"),
+        ("factors:\n" + "".join(f"  f{i}: {{" + ", ".join(f"l{j}: {{}}" for j in range(10)) + "}\n" for i in range(9)),
+         "factors: 1,000,000,000 cells x 10 replicates is more than 1,000,000 brains"),
+        ("brain: {neurons_per_region: 100000000000}\n", "brain.neurons_per_region: one brain of 800,000,000,000 neurons"),
+        ("brain: {device: cuda}\n", "brain.device: is 'cuda' but"),
+    ],
+    ids=["replicates", "levels", "neurons", "cuda"],
+)
+def test_a_study_that_cannot_run_here_fails_at_validation(extra: str, message: str, tmp_path: Path, capsys) -> None:
+    import torch
+
+    if "cuda" in extra and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = tmp_path / "study.yaml"
+    path.write_text(GOOD + extra)
+    t0 = time.perf_counter()
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("{kind: conditioning, trials: 3, test_every: 5}", "protocol[0].trials: must be at least test_every (5)"),
+        ("{kind: sequence, trials: 3, test_every: 5}", "protocol[0].trials: must be at least test_every (5)"),
+        ("{kind: differentiation, groups: []}", "protocol[0].groups: needs at least two region groups"),
+        ("{kind: discrimination, n_patterns: 1}", "protocol[0].n_patterns: must be at least 2"),
+    ],
+    ids=["conditioning", "sequence", "differentiation", "discrimination"],
+)
+def test_task_parameters_that_would_fail_every_replicate_fail_at_validation(task: str, message: str, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(GOOD.replace("protocol: [{kind: warmup, steps: 10}]", f"protocol: [{task}]"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "protocol[0]" in err and message in err and len(err.strip().splitlines()) == 1, err

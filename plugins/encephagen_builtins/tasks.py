@@ -38,6 +38,11 @@ def _positive(inst: Any, att: attrs.Attribute, value: int) -> None:
         raise ValueError(f"'{att.name}' must be a positive integer, got {value!r}")
 
 
+def _two_or_more(inst: Any, att: attrs.Attribute, value: int) -> None:
+    if isinstance(value, bool) or value < 2:
+        raise ValueError(f"'{att.name}' must be at least 2 (the metrics compare patterns), got {value!r}")
+
+
 def _non_negative(inst: Any, att: attrs.Attribute, value: float) -> None:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"'{att.name}' must be finite and >= 0, got {value!r}")
@@ -230,6 +235,10 @@ class Differentiation:
     steps: int = attrs.field(default=2000, validator=_positive)
     groups: tuple[str, ...] = attrs.field(default=tuple(REFERENCE_GROUPS), converter=tuple)
 
+    def __attrs_post_init__(self) -> None:
+        if len(self.groups) < 2:
+            raise ValueError(f"'groups' needs at least two region groups to compare their rates, got {list(self.groups)}")
+
     def required_groups(self) -> tuple[str, ...]:
         return self.groups
 
@@ -288,6 +297,12 @@ class Conditioning:
     reward: float = 1.0
     learn: bool = True
 
+    def __attrs_post_init__(self) -> None:
+        if self.trials < self.test_every:
+            raise ValueError(
+                f"'trials' must be at least test_every ({self.test_every}), or the CS response is never measured; got {self.trials}"
+            )
+
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.cs_regions, *self.us_regions, *self.response_regions]))
 
@@ -342,7 +357,7 @@ class Discrimination:
     """
 
     name: ClassVar[str] = "discrimination"
-    n_patterns: int = attrs.field(default=5, validator=_positive)
+    n_patterns: int = attrs.field(default=5, validator=_two_or_more)
     epochs: int = attrs.field(default=3, validator=_non_negative)
     stim_steps: int = attrs.field(default=500, validator=_positive)
     gap_steps: int = attrs.field(default=200, validator=_non_negative)
@@ -450,7 +465,7 @@ class ResponseDiversity:
     """
 
     name: ClassVar[str] = "response_diversity"
-    n_patterns: int = attrs.field(default=5, validator=_positive)
+    n_patterns: int = attrs.field(default=5, validator=_two_or_more)
     rounds: int = attrs.field(default=8, validator=_positive)
     stim_steps: int = attrs.field(default=500, validator=_positive)
     gap_steps: int = attrs.field(default=200, validator=_non_negative)
@@ -530,6 +545,10 @@ class SequenceTask:
     def __attrs_post_init__(self) -> None:
         if len(self.elements) < 2:
             raise ValueError(f"'elements' needs at least two region groups, got {list(self.elements)}")
+        if self.trials < self.test_every:
+            raise ValueError(
+                f"'trials' must be at least test_every ({self.test_every}), or the response is never measured; got {self.trials}"
+            )
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.elements, *self.response_regions]))
