@@ -181,6 +181,22 @@ class Connectome:
             ) from None
 
     # -- derivation ---------------------------------------------------------------
+    def digest(self) -> str:
+        """SHA-256 of the data (weights, labels, positions, tract lengths, groups, orientation): what a brain is built from.
+
+        A study stores it per cell, so a resume whose connectome file changed
+        underneath it is refused instead of mixing two data sets.
+        """
+        import hashlib
+        import json
+
+        h = hashlib.sha256()
+        for arr in (self.weights, self.positions, self.tract_lengths):
+            h.update(b"none" if arr is None else np.ascontiguousarray(arr, dtype=np.float64).tobytes() + str(arr.shape).encode())
+        meta = {"labels": list(self.labels), "groups": {k: list(v) for k, v in self.groups.items()}, "orientation": self.orientation}
+        h.update(json.dumps(meta, sort_keys=True).encode("utf-8"))
+        return h.hexdigest()
+
     def with_weights(self, weights: np.ndarray, step: str) -> "Connectome":
         """A copy with new ``weights`` and ``step`` appended to ``history``.
 

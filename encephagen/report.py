@@ -199,8 +199,22 @@ def _fmt(x: float | None, spec: str = ".4g") -> str:
     return format(x, spec)
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _md_text(text: str) -> str:
+    """Text that cannot open an HTML tag in Markdown (file names and error messages come from outside)."""
+    return _TAG_START.sub("&lt;", str(text))
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, so the text cannot close it."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:
@@ -208,18 +222,19 @@ def to_markdown(blocks: Sequence[Block]) -> str:
     parts = []
     for b in blocks:
         if b[0] == "h":
-            parts.append("#" * b[1] + " " + b[2])
+            parts.append("#" * b[1] + " " + _md_text(b[2]))
         elif b[0] == "p":
-            parts.append(b[1])
+            parts.append(_md_text(b[1]))
         elif b[0] == "table":
             header, rows = b[1], b[2]
             lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
             parts.append("\n".join(lines))
         elif b[0] == "img":
-            parts.append(f"![{b[2]}]({b[1]})")
+            parts.append(f"![{_md_cell(b[2])}]({b[1]})")
         elif b[0] == "pre":
-            parts.append("```\n" + b[1].rstrip("\n") + "\n```")
+            fence = _fence(b[1])
+            parts.append(fence + "\n" + b[1].rstrip("\n") + "\n" + fence)
     return "\n\n".join(parts) + "\n"
 
 
@@ -438,6 +453,8 @@ def forest_figure(path: Path, title: str, rows: Sequence[SummaryRow], alpha: flo
 
 def _figures(data: ReportInput, out: Path) -> list[Block]:
     fig_dir = out / "figures"
+    if fig_dir.is_symlink():  # never write (or delete) figures outside the output directory
+        fig_dir.unlink()
     fig_dir.mkdir(exist_ok=True)
     for old in fig_dir.glob("*.png"):
         old.unlink()

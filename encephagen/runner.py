@@ -28,7 +28,8 @@ import difflib
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,20 @@ def _refuse_changes(out: Path, stored: StoredStudy, stored_cells: Sequence[Store
         raise study_changed_error(out, stored, document, text, "; ".join(why))
 
 
+def _refuse_changed_data(out: Path, stored_cells: Sequence[StoredCell], plan: Plan) -> None:
+    """Raise when a cell's connectome data (a file the study reads, say) changed since ``out`` was created."""
+    data = {c.key: plan.connectomes[c.key].digest() for c in plan.cells}
+    for c in stored_cells:
+        was = c.info.get("connectome_sha256")
+        if c.key in data and was is not None and was != data[c.key]:
+            raise ConfigError.at(
+                "connectome",
+                f"the connectome data changed since {out} was created (cell {c.key}: SHA-256 was {was[:12]}, "
+                f"now {data[c.key][:12]}), and its finished brains were built from the old data; restore the "
+                "data, or run into a new --out directory",
+            )
+
+
 def _stored_design(plan: Plan, text: str, digest: str, sets: Sequence[str], created: str) -> tuple[StoredStudy, list, list, list]:
     """The store's rows for ``plan``: study, conditions, cells, replicates."""
     study = plan.study
@@ -139,13 +154,14 @@ def _stored_design(plan: Plan, text: str, digest: str, sets: Sequence[str], crea
 
 def _open_store(out: Path, plan: Plan, document: Any, text: str, sets: Sequence[str], progress_say: Callable[[str], None]) -> Store:
     """The store of ``out``: created for a new study, grown for a grown one, refused for a changed one."""
-    out.mkdir(parents=True, exist_ok=True)
     store = Store(out / STORE_NAME)
     try:
         stored = store.study()
         if stored is None:
             store.create(*_stored_design(plan, text, plan.study_hash, sets, utc_now()))
-        elif stored.hash != plan.study_hash:
+        else:
+            _refuse_changed_data(out, store.cells(), plan)
+        if stored is not None and stored.hash != plan.study_hash:
             _refuse_changes(out, stored, store.cells(), plan, document, text)
             added = store.grow(*_stored_design(plan, text, plan.study_hash, sets, stored.created))
             if added:
@@ -154,6 +170,24 @@ def _open_store(out: Path, plan: Plan, document: Any, text: str, sets: Sequence[
         store.close()
         raise
     return store
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Create ``out`` and hold ``out/.lock`` for the run: a second run into the same directory is refused."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fh = open(out / ".lock", "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise ConfigError.at("--out", f"cannot write into {out}: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError.at("--out", f"another run is writing into {out}; wait for it, or use another --out directory") from None
+        yield
 
 
 def _picklable(obj: Any) -> bool:
@@ -231,67 +265,68 @@ def run_study(
     fn = replicate_fn or default_replicate
 
     messages: list[str] = []
-    store = _open_store(out, plan, document, text, sets, messages.append)
-    progress: Progress | None = None
-    lost: list[tuple[Replicate, str]] = []
-    try:
-        reset = store.reset_unfinished(retry_failed=retry_failed)
-        counts = store.counts()
-        todo_keys = {(r.cell, r.idx) for r in store.replicates("pending")}
-        todo = [r for r in plan.replicates if (r.cell, r.index) in todo_keys]
-        total = len(plan.replicates)
-        progress = Progress(study.name, total, total - len(todo), verbosity)
-        for m in messages:
-            progress.say(m)
-        _record_provenance(store, environment_provenance(plan, registry, chosen, tuple(sets)), progress)
-        if not (out / CONNECTOMES_NAME).is_file():
-            from encephagen.report import save_connectomes
+    with _locked(out):
+        store = _open_store(out, plan, document, text, sets, messages.append)
+        progress: Progress | None = None
+        lost: list[tuple[Replicate, str]] = []
+        try:
+            reset = store.reset_unfinished(retry_failed=retry_failed)
+            counts = store.counts()
+            todo_keys = {(r.cell, r.idx) for r in store.replicates("pending")}
+            todo = [r for r in plan.replicates if (r.cell, r.index) in todo_keys]
+            total = len(plan.replicates)
+            progress = Progress(study.name, total, total - len(todo), verbosity)
+            for m in messages:
+                progress.say(m)
+            _record_provenance(store, environment_provenance(plan, registry, chosen, tuple(sets)), progress)
+            if not (out / CONNECTOMES_NAME).is_file():
+                from encephagen.report import save_connectomes
 
-            write_atomic(out / CONNECTOMES_NAME, save_connectomes(draw_connectome_panel(plan)))
-        if verbosity >= 1:
-            progress.say(
-                f"{study.name}: {len(plan.cells)} cell(s), {total} replicates, {counts['done']} done, {counts['failed']} failed"
-                f"{' (kept; retry_failed reruns them)' if counts['failed'] else ''}, {len(todo)} to run "
-                f"({reset} reset to pending) with {chosen!r}"
-            )
-        if todo:
-            store.mark([(r.cell, r.index) for r in todo], "running")
-            cells = {c.key: (c.study, plan.connectomes[c.key]) for c in plan.cells}
-            batched = study.brain.batch > 1 and replicate_fn is None
-            work: Callable[[Any], Any] = BatchWork(cells) if batched else CellWork(fn, cells)
-            groups = batches_of(todo, study.brain.batch if batched else 1)  # interleaved across cells
-            items: Sequence[Any] = groups if batched else [g[0] for g in groups]
-            if defaulted and chosen.name != "serial" and not _picklable(work):
+                write_atomic(out / CONNECTOMES_NAME, save_connectomes(draw_connectome_panel(plan)))
+            if verbosity >= 1:
                 progress.say(
-                    "note: running serially: the replicate function or a component cannot be sent to worker "
-                    "processes (defined in a notebook or a script?); put it in a module to run in parallel"
+                    f"{study.name}: {len(plan.cells)} cell(s), {total} replicates, {counts['done']} done, {counts['failed']} failed"
+                    f"{' (kept; retry_failed reruns them)' if counts['failed'] else ''}, {len(todo)} to run "
+                    f"({reset} reset to pending) with {chosen!r}"
                 )
-                chosen = registry.get("executor", "serial")()
-            for rep, outcome in outcomes(chosen, work, items, batched):
-                if not isinstance(outcome, Outcome):  # the executor lost it, not the replicate
-                    lost.append((rep, reason(outcome) if isinstance(outcome, BaseException) else repr(outcome)))
-                    store.mark([(rep.cell, rep.index)], "pending")
-                    continue
-                if outcome.error:
-                    store.record_failed(
-                        rep.cell, rep.index, outcome.error, outcome.detail,
-                        outcome.started, outcome.finished, outcome.seconds,
+            if todo:
+                store.mark([(r.cell, r.index) for r in todo], "running")
+                cells = {c.key: (c.study, plan.connectomes[c.key]) for c in plan.cells}
+                batched = study.brain.batch > 1 and replicate_fn is None
+                work: Callable[[Any], Any] = BatchWork(cells) if batched else CellWork(fn, cells)
+                groups = batches_of(todo, study.brain.batch if batched else 1)  # interleaved across cells
+                items: Sequence[Any] = groups if batched else [g[0] for g in groups]
+                if defaulted and chosen.name != "serial" and not _picklable(work):
+                    progress.say(
+                        "note: running serially: the replicate function or a component cannot be sent to worker "
+                        "processes (defined in a notebook or a script?); put it in a module to run in parallel"
                     )
-                else:
-                    assert outcome.result is not None
-                    store.record_done(rep.cell, outcome.result, outcome.started, outcome.finished)
-                progress.finished(outcome)
-    finally:
-        if progress is not None:
-            progress.close()
-        store.close()
-    if lost and progress is not None:
-        progress.say(
-            f"{len(lost)} replicate(s) were lost by the executor ({lost[0][1]}); "
-            "they are pending again: rerun the same command to run them",
-            error=True,
-        )
-    report = regenerate_report(out)
-    if verbosity >= 0:
-        print(f"results in {out} (report: {report})", file=sys.stderr)
-    return out
+                    chosen = registry.get("executor", "serial")()
+                for rep, outcome in outcomes(chosen, work, items, batched):
+                    if not isinstance(outcome, Outcome):  # the executor lost it, not the replicate
+                        lost.append((rep, reason(outcome) if isinstance(outcome, BaseException) else repr(outcome)))
+                        store.mark([(rep.cell, rep.index)], "pending")
+                        continue
+                    if outcome.error:
+                        store.record_failed(
+                            rep.cell, rep.index, outcome.error, outcome.detail,
+                            outcome.started, outcome.finished, outcome.seconds,
+                        )
+                    else:
+                        assert outcome.result is not None
+                        store.record_done(rep.cell, outcome.result, outcome.started, outcome.finished)
+                    progress.finished(outcome)
+        finally:
+            if progress is not None:
+                progress.close()
+            store.close()
+        if lost and progress is not None:
+            progress.say(
+                f"{len(lost)} replicate(s) were lost by the executor ({lost[0][1]}); "
+                "they are pending again: rerun the same command to run them",
+                error=True,
+            )
+        report = regenerate_report(out)
+        if verbosity >= 0:
+            print(f"results in {out} (report: {report})", file=sys.stderr)
+        return out

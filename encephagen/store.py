@@ -197,10 +197,15 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        old = [r[1] for r in self._db.execute("PRAGMA table_info(replicates)")]
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            old = [r[1] for r in self._db.execute("PRAGMA table_info(replicates)")]
+        except sqlite3.DatabaseError as exc:  # a truncated or foreign file, a read-only directory
+            raise ConfigError.at(
+                "--out", f"{self.path} cannot be used as a study store ({exc}); run into a new --out directory"
+            ) from None
         if old and "cell" not in old:
             self._db.close()
             raise ConfigError.at(

@@ -225,6 +225,7 @@ def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
     null = cell.study.conditions[0].null_model
     return {
         "connectome": connectome.name,
+        "connectome_sha256": connectome.digest(),
         "null_model": null.name if null is not None else "",
         "regions": connectome.n_regions,
         "neurons_per_region": micro.neurons_per_region,

@@ -137,3 +137,100 @@ def test_task_parameters_that_would_fail_every_replicate_fail_at_validation(task
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "protocol[0]" in err and message in err and len(err.strip().splitlines()) == 1, err
+
+
+# -- the output directory and the store ---------------------------------------------------------
+
+
+def _fake_run(study: Path, out: Path, **kw):
+    import runner_fakes as rf
+
+    from encephagen.runner import run_study
+
+    return run_study(study, out, rf.make_registry(), executor="serial", replicate_fn=rf.FakeReplicate(**kw), verbosity=-1)
+
+
+def test_a_store_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    import runner_fakes as rf
+
+    from encephagen.errors import ConfigError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "study.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="cannot be used as a study store"):
+        _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), out)
+
+
+def test_a_read_only_output_directory_is_one_line(tmp_path: Path) -> None:
+    import runner_fakes as rf
+
+    from encephagen.errors import ConfigError
+
+    if os.geteuid() == 0:  # root writes anyway; use a path below a file instead
+        target = tmp_path / "file" / "out"
+        (tmp_path / "file").write_text("x")
+    else:
+        target = tmp_path / "ro" / "out"
+        (tmp_path / "ro").mkdir(mode=0o500)
+    with pytest.raises(ConfigError, match="--out: cannot write into"):
+        _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), target)
+
+
+def test_two_runs_into_one_directory_are_refused_not_interleaved(tmp_path: Path) -> None:
+    import fcntl
+
+    import runner_fakes as rf
+
+    from encephagen.errors import ConfigError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another run holds the directory
+        with pytest.raises(ConfigError, match="another run is writing into"):
+            _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), out)
+    _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), out)  # released: the run goes ahead
+
+
+def test_a_changed_connectome_file_is_refused_on_resume(tmp_path: Path) -> None:
+    import numpy as np
+
+    from encephagen.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    w = (rng.random((8, 8)) < 0.4) * rng.random((8, 8))
+    np.save(tmp_path / "w.npy", w)
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"name: s\nreplicates: 2\nconnectome: {{kind: file, path: {tmp_path / 'w.npy'}}}\n"
+        "conditions: [{name: connectome}]\nprotocol: [{kind: warmup, steps: 10}]\n"
+    )
+    out = _fake_run(study, tmp_path / "out")
+    np.save(tmp_path / "w.npy", w * 2.0)
+    with pytest.raises(ConfigError, match="the connectome data changed since"):
+        _fake_run(study, out)
+    np.save(tmp_path / "w.npy", w)
+    _fake_run(study, out)  # the same data again: resumes
+
+
+def test_report_text_from_outside_cannot_open_html_or_close_the_study_fence(tmp_path: Path) -> None:
+    import runner_fakes as rf
+
+    study = tmp_path / "s.yaml"
+    study.write_text(rf.STUDY.format(seed=1, replicates=2) + "# ```\n# <script>alert(1)</script>\n")
+    (tmp_path / "out").mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(b"x")
+    (tmp_path / "out" / "figures").symlink_to(outside)
+    out = _fake_run(study, tmp_path / "out")
+    md = (out / "report.md").read_text()
+    before, fenced = md.split("````\nname: tiny", 1)  # a fence longer than the file's own backticks
+    assert "<script>" in fenced and fenced.rstrip().endswith("````") and "<script>" not in before
+    from encephagen.report import to_markdown
+
+    assert to_markdown([("p", "a <img src=x onerror=1> b"), ("table", ["h"], [["<b>x</b> | y"]])]) == (
+        "a &lt;img src=x onerror=1> b\n\n| h |\n|---|\n| &lt;b>x&lt;/b> \\| y |\n"
+    )
+    assert (outside / "keep.png").exists() and not (out / "figures").is_symlink()
