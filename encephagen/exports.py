@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from encephagen.analysis import Analysis, InteractionRow, OmnibusRow, SummaryRow, analyze
@@ -116,6 +117,78 @@ def omnibus_csv(rows: Sequence[OmnibusRow], conditions: Sequence[str], factors: 
     return _csv(header, table)
 
 
+@attrs.frozen
+class StudyResults:
+    """A finished (or interrupted) study's tables, as objects: what :func:`encephagen.run` returns.
+
+    :ivar out: the output directory.
+    :ivar results: every value of the finished replicates (:class:`~encephagen.store.MetricRow`).
+    :ivar summary: the comparisons (:class:`~encephagen.analysis.SummaryRow`).
+    :ivar interactions: the interaction tests (:class:`~encephagen.analysis.InteractionRow`).
+    :ivar omnibus: the Kruskal-Wallis tests (:class:`~encephagen.analysis.OmnibusRow`).
+    :ivar counts: replicates per status (``done``, ``failed``, ``pending``, ``running``).
+    """
+
+    out: Path
+    results: list[MetricRow]
+    summary: list[SummaryRow]
+    interactions: list[InteractionRow]
+    omnibus: list[OmnibusRow]
+    counts: dict[str, int]
+
+    @property
+    def report(self) -> Path:
+        """``report.html``."""
+        return self.out / "report.html"
+
+    def table(self, name: str) -> list[dict[str, str]]:
+        """``results``, ``summary`` or ``interactions`` as rows with the CSV file's columns (strings), e.g. for pandas."""
+        factors = list(dict.fromkeys(f for r in self.results for f, _ in r.levels))
+        if name == "results":
+            text = results_csv(self.results, factors)
+        elif name == "summary":
+            text = summary_csv(self.summary, factors)
+        elif name == "interactions":
+            text = _csv(INTERACTION_COLUMNS, [interaction_csv_row(i) for i in self.interactions])
+        else:
+            raise ValueError(f"table: expected results, summary or interactions, got {name!r}")
+        return list(csv.DictReader(io.StringIO(text)))
+
+
+RESULTS_FILE = "results.csv"
+
+
+def results_of(out_dir: str | Path) -> StudyResults:
+    """The tables of the study in ``out_dir``, read from its store and analysed (the CSV files are not read)."""
+    out = Path(out_dir)
+    stored, conditions, cells, replicates, metrics, _, _ = _read_store(out)
+    analysis = _analyze(stored, conditions, cells, replicates, metrics)
+    counts = {s: sum(r.status == s for r in replicates) for s in ("done", "failed", "pending", "running")}
+    return StudyResults(out, metrics, analysis.comparisons, analysis.interactions, analysis.omnibus, counts)
+
+
+def _read_store(out: Path) -> tuple:
+    db = out / STORE_NAME
+    if not db.is_file():
+        raise ConfigError.at("", f"{out} holds no {STORE_NAME}; give the --out directory of `encephagen run`")
+    with Store(db) as store:
+        stored = store.study()
+        if stored is None:
+            raise ConfigError.at("", f"{db} holds no study yet; run one into {out} first")
+        return stored, store.conditions(), store.cells(), store.replicates(), store.metric_rows(), store.series_rows(), store.provenance()
+
+
+def _analyze(stored: Any, conditions: Any, cells: Any, replicates: Any, metrics: Any) -> Analysis:
+    failed: dict[str, int] = {}
+    for r in replicates:
+        if r.status == "failed":
+            failed[r.cell] = failed.get(r.cell, 0) + 1
+    return analyze(
+        conditions, cells, metrics, seed=stored.seed, alpha=stored.alpha, planned=stored.replicates,
+        factors=stored.factors, statistics=stored.options.get("statistics"), failed=failed,
+    )
+
+
 def regenerate_report(out_dir: str | Path) -> Path:
     """Rebuild every export and the report from the store and ``connectomes.npz``.
 
@@ -125,30 +198,11 @@ def regenerate_report(out_dir: str | Path) -> Path:
     from encephagen.report import ReportInput, load_connectomes, write_report
 
     out = Path(out_dir)
-    db = out / STORE_NAME
-    if not db.is_file():
-        raise ConfigError.at("", f"{out} holds no {STORE_NAME}; give the --out directory of `encephagen run`")
-    with Store(db) as store:
-        stored = store.study()
-        if stored is None:
-            raise ConfigError.at("", f"{db} holds no study yet; run one into {out} first")
-        conditions = store.conditions()
-        cells = store.cells()
-        replicates = store.replicates()
-        metrics = store.metric_rows()
-        series = store.series_rows()
-        provenance = store.provenance()
-    failed: dict[str, int] = {}
-    for r in replicates:
-        if r.status == "failed":
-            failed[r.cell] = failed.get(r.cell, 0) + 1
+    stored, conditions, cells, replicates, metrics, series, provenance = _read_store(out)
     factors = stored.factors
-    analysis: Analysis = analyze(
-        conditions, cells, metrics, seed=stored.seed, alpha=stored.alpha, planned=stored.replicates,
-        factors=factors, statistics=stored.options.get("statistics"), failed=failed,
-    )
+    analysis = _analyze(stored, conditions, cells, replicates, metrics)
     devices = sorted({r.device for r in replicates if r.status == "done" and r.device})
-    write_atomic(out / "results.csv", results_csv(metrics, list(factors)))
+    write_atomic(out / RESULTS_FILE, results_csv(metrics, list(factors)))
     write_atomic(out / "summary.csv", summary_csv(analysis.comparisons, list(factors)))
     for name, wanted, text in (
         ("interactions.csv", bool(factors), lambda: _csv(INTERACTION_COLUMNS, [interaction_csv_row(i) for i in analysis.interactions])),

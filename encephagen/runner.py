@@ -28,7 +28,7 @@ import difflib
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,13 +191,15 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _picklable(obj: Any) -> bool:
+    """Whether ``obj`` can reach a worker process: it pickles, and names nothing of ``__main__`` (a notebook's
+    or a script's own classes and functions, which a spawned worker cannot import)."""
     import pickle
 
     try:
-        pickle.dumps(obj)
+        data = pickle.dumps(obj)
     except Exception:  # noqa: BLE001 - pickling raises many types (PicklingError, AttributeError, TypeError)
         return False
-    return True
+    return b"__main__" not in data
 
 
 def _peak_bytes(plan: Plan) -> int:
@@ -221,7 +223,7 @@ def _record_provenance(store: Store, current: dict[str, str], progress: Progress
 
 
 def run_study(
-    study_path: str | Path,
+    study_path: str | Path | Mapping[str, Any],
     out_dir: str | Path,
     registry: Registry,
     *,
@@ -234,7 +236,7 @@ def run_study(
 ) -> Path:
     """Run (or resume, or grow) a study and write its results, statistics and report.
 
-    :param study_path: the study ``.yaml`` file.
+    :param study_path: the study ``.yaml`` file, or the study as a mapping (what the file would hold).
     :param out_dir: the output directory (created when missing).
     :param registry: the components available (see :mod:`encephagen.plugins`).
     :param executor: ``serial``, ``processes``, ``dask`` or another registered
@@ -255,8 +257,18 @@ def run_study(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError.at("--out", f"{out} is a file; give a directory for the results")
-    text = read_study_text(study_path)
-    document = apply_sets(load_yaml(text, f"study file {str(study_path)!r}"), sets)
+    if isinstance(study_path, Mapping):  # a study written in Python (a notebook)
+        import yaml
+
+        try:
+            text = yaml.safe_dump(dict(study_path), sort_keys=False)
+        except yaml.YAMLError as exc:
+            raise ConfigError.at("", f"the study mapping holds a value YAML cannot write (plain str, int, float, bool, list, dict only): {exc}") from None
+        source = "study"
+    else:
+        text = read_study_text(study_path)
+        source = f"study file {str(study_path)!r}"
+    document = apply_sets(load_yaml(text, source), sets)
     study = parse_study(document, registry)
     digest = hashlib.sha256("\n".join([text, *sets]).encode("utf-8")).hexdigest()
     plan = plan_for(study, digest)  # cheap: nothing is simulated before the store is checked

@@ -436,3 +436,25 @@ def test_the_wiring_can_be_a_factor_and_the_rule_the_conditions(registry, tmp_pa
     assert "| eprop | rewired | degree_preserving |" in report
     with pytest.raises(ConfigError, match=r"factors\.wiring\.rewired\.null_model\.kind: unknown null model 'degre_preserving'"):
         _parse(text.replace("kind: degree_preserving", "kind: degre_preserving"), registry)
+
+
+def test_a_notebook_runs_a_study_from_a_dict_and_reads_its_tables(registry, tmp_path: Path) -> None:
+    import encephagen
+
+    study = {
+        "name": "notebook",
+        "seed": 5,
+        "replicates": 3,
+        "connectome": {"kind": "synthetic", "n_regions": 8},
+        "conditions": [{"name": "connectome"}, {"name": "rewired", "null_model": {"kind": "degree_preserving"}}],
+        "factors": {"size": {"small": {}, "big": {"brain": {"neurons_per_region": 20}}}},
+        "protocol": [{"kind": "warmup", "steps": 10}],
+    }
+    res = encephagen.run(study, tmp_path / "out", registry=registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert res.counts == {"done": 12, "failed": 0, "pending": 0, "running": 0} and res.report.is_file()
+    assert [(s.metric, dict(s.levels)["size"]) for s in res.summary] == [("rate", "small"), ("rate", "big"), ("score", "small"), ("score", "big")]
+    assert res.table("summary") == _rows(tmp_path / "out" / "summary.csv")  # the same rows as the file
+    assert res.table("results") == _rows(tmp_path / "out" / "results.csv")
+    assert len(res.interactions) == 2 and all(i.factor == "size" for i in res.interactions)
+    again = encephagen.run(study, tmp_path / "out", registry=registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert again.table("results") == res.table("results")  # a rerun resumes: nothing new

@@ -385,3 +385,15 @@ def test_replicates_run_interleaved_so_any_prefix_is_balanced(registry, tmp_path
     assert [[(r.cell, r.index) for r in g] for g in batches_of(reps, 2)] == [
         [("a", 0), ("a", 1)], [("b", 0), ("b", 1)], [("a", 2), ("a", 3)], [("b", 2), ("b", 3)], [("a", 4)], [("b", 4)],
     ]
+
+
+def test_a_component_of_main_is_not_sent_to_workers() -> None:
+    from encephagen.runner import _picklable
+
+    assert _picklable(rf.FakeReplicate()) and not _picklable(lambda: 0)
+    Main = type("Main", (), {"__module__": "__main__"})  # as a class defined in a notebook is
+    globals()["Main"] = Main  # (findable, so it pickles by name: the worker could still not import it)
+    try:
+        assert not _picklable([Main()])
+    finally:
+        del globals()["Main"]
