@@ -190,6 +190,27 @@ def _locked(out: Path) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a study runs in the main thread, SIGTERM (a Slurm time limit, ``kill``) stops it as Ctrl-C does:
+    workers are stopped, finished replicates are kept, and the run can be resumed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _picklable(obj: Any) -> bool:
     """Whether ``obj`` can reach a worker process: it pickles, and names nothing of ``__main__`` (a notebook's
     or a script's own classes and functions, which a spawned worker cannot import)."""
@@ -277,7 +298,7 @@ def run_study(
     fn = replicate_fn or default_replicate
 
     messages: list[str] = []
-    with _locked(out):
+    with _locked(out), _sigterm_interrupts():
         store = _open_store(out, plan, document, text, sets, messages.append)
         progress: Progress | None = None
         lost: list[tuple[Replicate, str]] = []

@@ -164,7 +164,11 @@ def main(argv: list[str]) -> int:
 
     study, out, executor, sleep, log = argv
     fake = FakeReplicate(sleep=float(sleep), log=log)
-    run_study(Path(study), Path(out), make_registry(), executor=executor, verbosity=0, replicate_fn=fake)
+    try:
+        run_study(Path(study), Path(out), make_registry(), executor=executor, verbosity=0, replicate_fn=fake)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -397,3 +397,66 @@ def test_a_component_of_main_is_not_sent_to_workers() -> None:
         assert not _picklable([Main()])
     finally:
         del globals()["Main"]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("executor", ["serial", "processes", "dask"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_resumes(
+    baseline: Path, registry, tmp_path: Path, executor: str, sig: int
+) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out, log = tmp_path / "out", tmp_path / "calls.txt"
+    driver = subprocess.Popen(
+        [sys.executable, str(FAKES), str(study), str(out), executor, "2.0", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_calls(log)) < (1 if executor == "serial" else 2):  # replicates in flight
+            assert driver.poll() is None, driver.stderr.read().decode()
+            assert time.monotonic() < deadline, "no replicate started"
+            time.sleep(0.05)
+        children = _descendants(driver.pid)
+        t0 = time.monotonic()
+        driver.send_signal(sig)
+        code = driver.wait(timeout=30)
+        stopped = time.monotonic() - t0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        err = driver.stderr.read().decode()
+        driver.stderr.close()
+    assert code == 130 and "Traceback" not in err, err
+    assert stopped < 10, f"took {stopped:.1f} s to stop"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)], "worker processes survived the signal"
+    run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()

@@ -100,9 +100,19 @@ class Processes:
                 except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
                     result = exc
                 yield futures[fut], result
-        finally:
-            # Also reached when the caller stops early (Ctrl-C): drop what has not started.
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            # Ctrl-C, SIGTERM, or the caller stopped early: stop within seconds, not when the running
+            # replicates finish, and leave no worker behind (the runner puts them back to pending).
+            workers = list(getattr(pool, "_processes", {}).values())  # the pool has no public handle on them
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                proc.terminate()
+            for proc in workers:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+            raise
+        pool.shutdown(wait=True)
 
 
 @attrs.frozen
