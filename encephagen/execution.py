@@ -87,14 +87,20 @@ def _invalid_result(result: Any, replicate: Replicate) -> str:
     return ""
 
 
+def _where(exc: BaseException) -> str:
+    """``(at file:line in function)`` of the innermost frame of ``exc``, or ""."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"(at {Path(last.filename).name}:{last.lineno} in {last.name})"
+
+
 def reason(exc: BaseException) -> str:
     """One line: the exception and where it was raised."""
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-    return text
+    where = _where(exc)
+    return f"{text} {where}" if where else text
 
 
 def execute(replicate_fn: ReplicateFn, study: Study, connectome: Connectome, replicate: Replicate) -> Outcome:
@@ -112,6 +118,8 @@ def execute(replicate_fn: ReplicateFn, study: Study, connectome: Connectome, rep
         error = _invalid_result(result, replicate)
     except ReplicateFailed as exc:
         error, detail = exc.reason, traceback.format_exc()
+    except SystemExit as exc:  # a plugin that calls sys.exit() fails its replicate, not the study
+        error, detail = f"the replicate called sys.exit({exc.code!r}) {_where(exc)}", traceback.format_exc()
     except Exception as exc:  # noqa: BLE001 - any plugin error fails this replicate only
         error, detail = reason(exc), traceback.format_exc()
     seconds = time.perf_counter() - t0
@@ -139,6 +147,8 @@ def execute_batch(study: Study, connectome: Connectome, replicates: tuple[Replic
         errors = [_invalid_result(res, rep) for res, rep in zip(results, replicates)]
     except ReplicateFailed as exc:
         errors, detail = [exc.reason] * len(replicates), traceback.format_exc()
+    except SystemExit as exc:
+        errors, detail = [f"the replicate called sys.exit({exc.code!r}) {_where(exc)}"] * len(replicates), traceback.format_exc()
     except Exception as exc:  # noqa: BLE001 - any plugin error fails this batch only
         errors, detail = [reason(exc)] * len(replicates), traceback.format_exc()
     seconds = (time.perf_counter() - t0) / len(replicates)

@@ -37,3 +37,11 @@ class ReplicateFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class WorkerDied(ReplicateFailed):
+    """An executor's report that a replicate's own worker process died with it (``os._exit``, a segfault,
+    the out-of-memory killer), found by running it alone: the replicate failed, not the executor.
+
+    An executor yields it in place of the result; the runner records the replicate as failed with the reason.
+    """

@@ -53,6 +53,7 @@ from encephagen.execution import (
 from encephagen.exports import CONNECTOMES_NAME, draw_connectome_panel, regenerate_report, write_atomic
 from encephagen.provenance import environment_provenance
 from encephagen.registry import Registry
+from encephagen.results import WorkerDied
 from encephagen.store import STORE_NAME, StoredCell, StoredCondition, StoredStudy, Store, utc_now
 from encephagen.study import Plan, Replicate, cell_info, plan_for
 
@@ -336,6 +337,8 @@ def run_study(
                     )
                     chosen = registry.get("executor", "serial")()
                 for rep, outcome in outcomes(chosen, work, items, batched):
+                    if isinstance(outcome, WorkerDied):  # the replicate took its worker process with it
+                        outcome = Outcome(rep, None, outcome.reason, "", utc_now(), utc_now(), 0.0)
                     if not isinstance(outcome, Outcome):  # the executor lost it, not the replicate
                         lost.append((rep, reason(outcome) if isinstance(outcome, BaseException) else repr(outcome)))
                         store.mark([(rep.cell, rep.index)], "pending")

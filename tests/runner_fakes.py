@@ -53,6 +53,7 @@ class FakeReplicate:
     :ivar log: a file that gets one ``condition index`` line per call.
     :ivar die: ``(condition, index)`` of a replicate whose worker process
         exits at once (as a segfault or an out-of-memory kill would).
+    :ivar exits: ``(condition, index)`` of a replicate that calls ``sys.exit(4)``.
     """
 
     sleep: float = 0.0
@@ -60,6 +61,7 @@ class FakeReplicate:
     crash: bool = False
     log: str | None = None
     die: tuple[str, int] | None = None
+    exits: tuple[str, int] | None = None
 
     def __call__(self, study: Any, connectome: Any, replicate: Any) -> ReplicateResult:
         if self.log is not None:
@@ -69,6 +71,8 @@ class FakeReplicate:
             if multiprocessing.parent_process() is None:
                 raise RuntimeError("FakeReplicate(die=...) only exits worker processes")
             os._exit(3)
+        if self.exits == (replicate.condition, replicate.index):
+            sys.exit(4)
         if self.sleep:
             time.sleep(self.sleep)
         if self.fail == (replicate.condition, replicate.index):

@@ -151,16 +151,30 @@ def test_sigkill_mid_replicate_then_resume_gives_the_uninterrupted_results(basel
     assert set(_statuses(db).values()) == {"done"}
 
 
-def test_a_worker_that_dies_loses_replicates_which_a_rerun_completes(baseline: Path, registry, tmp_path: Path) -> None:
+def test_a_replicate_that_kills_its_worker_fails_alone_and_its_siblings_finish(baseline: Path, registry, tmp_path: Path) -> None:
     study = rf.write_study(tmp_path / "study.yaml", replicates=N)
     out = tmp_path / "out"
     run_study(study, out, registry, executor="processes", workers=2, replicate_fn=rf.FakeReplicate(die=("rewired", 0)), verbosity=-1)
     statuses = _statuses(out / "study.sqlite")
-    assert statuses[("rewired", 0)] == "pending"  # lost by the executor, not failed
-    assert "failed" not in statuses.values()
-    assert "have not finished yet" in (out / "report.md").read_text()
-    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert statuses.pop(("rewired", 0)) == "failed" and set(statuses.values()) == {"done"}  # innocent ones are not lost
+    con = sqlite3.connect(out / "study.sqlite")
+    assert "worker process died" in con.execute("SELECT error FROM replicates WHERE cell = 'rewired' AND idx = 0").fetchone()[0]
+    expected = [ln for ln in (baseline / "results.csv").read_text().splitlines() if not ln.startswith("rewired,0,")]
+    assert (out / "results.csv").read_text().splitlines() == expected
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(), retry_failed=True, verbosity=-1)
     assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
+@pytest.mark.parametrize("executor", ["serial", "processes"])
+def test_a_replicate_that_calls_sys_exit_fails_alone(registry, tmp_path: Path, executor: str) -> None:
+    study = rf.write_study(tmp_path / "study.yaml", replicates=2)
+    out = run_study(study, tmp_path / "out", registry, executor=executor, replicate_fn=rf.FakeReplicate(exits=("rewired", 1)), verbosity=-1)
+    statuses = _statuses(out / "study.sqlite")
+    assert statuses.pop(("rewired", 1)) == "failed" and set(statuses.values()) == {"done"}
+    con = sqlite3.connect(out / "study.sqlite")
+    assert con.execute("SELECT error FROM replicates WHERE idx = 1 AND cell = 'rewired'").fetchone()[0].startswith(
+        "the replicate called sys.exit(4) (at runner_fakes.py:"
+    )
 
 
 def test_a_change_that_alters_finished_brains_is_refused_with_what_changed(baseline: Path, registry, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ClassVar
 
 import attrs
@@ -28,6 +29,7 @@ from attrs import validators as v
 
 from encephagen.errors import ConfigError
 from encephagen.execution import usable_cores
+from encephagen.results import WorkerDied
 
 _WORKERS = v.optional([v.instance_of(int), v.ge(1)])
 
@@ -81,23 +83,44 @@ class Processes:
     threads: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)])
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
-        """Submit every item to the pool; yield ``(item, result_or_exception)`` as each completes."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        """Submit every item to the pool; yield ``(item, result_or_exception)`` as each completes.
 
+        When a worker dies, the pool breaks and every item in flight is lost; those items then run
+        again one at a time, each alone in a fresh worker, and the one whose worker dies again is
+        yielded with :class:`~encephagen.results.WorkerDied`. The others finish normally.
+        """
         items = list(items)
         if not items:
             return
+        broken: list[Any] = []
+        for item, result in self._run(fn, items, _pool_size(self.workers, len(items))):
+            if isinstance(result, BrokenProcessPool):
+                broken.append(item)  # a worker died: this item, or another one in flight beside it
+            else:
+                yield item, result
+        # Run each item the broken pool took with it alone, so only the one that kills its process fails.
+        for item in broken:
+            for _, result in self._run(fn, [item], 1):
+                if isinstance(result, BrokenProcessPool):
+                    result = WorkerDied(
+                        "the replicate's worker process died while running it (it called os._exit, crashed, or was "
+                        "killed for memory); it was run alone to be sure"
+                    )
+                yield item, result
+
+    def _run(self, fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iterator[tuple[Any, Any]]:
+        """One pool for ``items``; ``(item, result_or_exception)`` as each completes."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         ctx = multiprocessing.get_context(self.start_method)
-        pool = ProcessPoolExecutor(
-            max_workers=_pool_size(self.workers, len(items)), mp_context=ctx, initializer=limit_threads, initargs=(self.threads,)
-        )
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_threads, initargs=(self.threads,))
         try:
             futures = {pool.submit(fn, item): item for item in items}
             for fut in as_completed(futures):
                 try:
                     result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker that died
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker that died (BrokenProcessPool)
                     result = exc
                 yield futures[fut], result
         except BaseException:
