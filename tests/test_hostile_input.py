@@ -234,3 +234,62 @@ def test_report_text_from_outside_cannot_open_html_or_close_the_study_fence(tmp_
         "a &lt;img src=x onerror=1> b\n\n| h |\n|---|\n| &lt;b>x&lt;/b> \\| y |\n"
     )
     assert (outside / "keep.png").exists() and not (out / "figures").is_symlink()
+
+
+# -- data files that would exhaust memory ---------------------------------------------------------
+
+
+def _file_study(tmp_path: Path, name: str) -> Path:
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"name: s\nconnectome: {{kind: file, path: {tmp_path / name}}}\n"
+        "conditions: [{name: a}]\nprotocol: [{kind: warmup, steps: 10}]\n"
+    )
+    return study
+
+
+def _npy_claiming(path: Path, shape: tuple[int, ...]) -> None:
+    """A .npy file whose header declares ``shape`` (float64) but holds no data."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f8", "fortran_order": False, "shape": shape})
+
+
+@pytest.mark.parametrize("kind", ["npy-header-7TiB", "zip-bomb-member", "bz2-bomb-member", "npz-bomb-member", "csv"])
+def test_a_data_file_that_would_exhaust_memory_is_refused_before_reading(
+    kind: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap (1 GiB) is lowered to 1 MiB here so that the bombs stay small; the 7 TiB header meets the real one."""
+    import bz2
+    import zipfile
+
+    import numpy as np
+
+    import encephagen_builtins.connectomes as sources
+
+    if kind != "npy-header-7TiB":
+        monkeypatch.setattr(sources, "MAX_DATA_BYTES", 1 << 20)
+    zeros = b"0 " * (1 << 20)  # 2 MiB of text
+    if kind == "npy-header-7TiB":
+        _npy_claiming(tmp_path / "w.npy", (1_000_000, 1_000_000))
+        name = "w.npy"
+    elif kind == "zip-bomb-member":
+        name = "w.zip"
+        with zipfile.ZipFile(tmp_path / name, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("weights.txt", zeros)
+    elif kind == "bz2-bomb-member":
+        name = "w.zip"
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            zf.writestr("weights.txt.bz2", bz2.compress(zeros))
+    elif kind == "npz-bomb-member":
+        name = "w.npz"
+        np.savez_compressed(tmp_path / name, weights=np.zeros((600, 600)))
+    else:
+        name = "w.csv"
+        (tmp_path / name).write_bytes(zeros[: 1 << 18])
+    t0 = time.perf_counter()
+    assert main(["validate", str(_file_study(tmp_path, name))]) == 2
+    err = capsys.readouterr().err
+    assert "MiB once read, more than the" in err and "MiB a connectome file may hold" in err, err
+    assert len(err.strip().splitlines()) == 1 and time.perf_counter() - t0 < 5

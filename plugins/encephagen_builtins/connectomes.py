@@ -258,10 +258,13 @@ def read_tvb_zip(data: bytes, field: str, where: str) -> TvbArchive:
             info = found.get(stem)
             if info is None:
                 return None
+            _check_size(info.file_size, f"{where} member {info.filename!r}", field)
             raw = zf.read(info)
             try:
                 if info.filename.endswith(".bz2"):
-                    raw = bz2.decompress(raw)
+                    unpack = bz2.BZ2Decompressor()
+                    raw = unpack.decompress(raw, max_length=MAX_DATA_BYTES + 1)
+                    _check_size(len(raw) if unpack.eof else MAX_DATA_BYTES + 1, f"{where} member {info.filename!r}", field)
                 return raw.decode("utf-8")
             except (OSError, ValueError) as e:
                 raise _err(field, f"{where}: member {info.filename!r} cannot be read as text ({e})") from None
@@ -529,7 +532,32 @@ def _format_of(p: Path, fmt: str, field: str) -> str:
     return found
 
 
+#: The most bytes one data file (or archive member) may take once read or decompressed.
+MAX_DATA_BYTES = 1 << 30
+
+
+def _check_size(nbytes: int, what: str, field: str) -> None:
+    """Refuse data whose declared size exceeds :data:`MAX_DATA_BYTES`, before anything is read."""
+    if nbytes > MAX_DATA_BYTES:
+        raise _err(
+            field, f"{what} would take {nbytes / 2**20:,.0f} MiB once read, more than the {MAX_DATA_BYTES / 2**20:,.0f} MiB a connectome file may hold"
+        )
+
+
+def _npy_header_bytes(p: Path, field: str) -> int:
+    """The bytes a .npy array declares in its header (its shape times its item size)."""
+    try:
+        with open(p, "rb") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except (OSError, ValueError) as e:
+        raise _err(field, f"'{p.name}' is not a readable .npy file ({e})") from None
+    return int(np.prod(shape, dtype=np.float64)) * max(1, dtype.itemsize)
+
+
 def _load_npy(p: Path, field: str) -> np.ndarray:
+    _check_size(_npy_header_bytes(p, field), f"'{p.name}'", field)
     try:
         return np.load(p, allow_pickle=False)
     except ValueError as e:
@@ -542,6 +570,7 @@ def _load_npy(p: Path, field: str) -> np.ndarray:
 
 def _load_text_matrix(p: Path, field: str) -> np.ndarray:
     try:
+        _check_size(p.stat().st_size * 8, f"'{p.name}'", field)  # parsed text: about 8 bytes per character at most
         t = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise _err(field, f"'{p.name}' cannot be read as text ({e})") from None
@@ -554,6 +583,13 @@ def _load_text_matrix(p: Path, field: str) -> np.ndarray:
 def _load_mat(p: Path, key: str | None, field: str, key_field: str) -> np.ndarray:
     import scipy.io
 
+    try:
+        declared = sum(int(np.prod(shape, dtype=np.float64)) * 8 for _, shape, _ in scipy.io.whosmat(p))
+    except NotImplementedError:
+        declared = 0  # v7.3: refused below with its own message
+    except (ValueError, OSError, TypeError) as e:
+        raise _err(field, f"'{p.name}' is not a readable .mat file ({e})") from None
+    _check_size(declared, f"'{p.name}'", field)
     try:
         contents = scipy.io.loadmat(p)
     except NotImplementedError:
@@ -680,6 +716,7 @@ class FileConnectome:
         positions = tract = cortical = None
         hemispheres = None
         if fmt == "zip":
+            _check_size(p.stat().st_size, f"'{p.name}'", "path")
             arch = read_tvb_zip(p.read_bytes(), "path", f"'{p.name}'")
             weights, tract, labels, positions = arch.weights, arch.tract_lengths, arch.labels, arch.positions
             cortical, hemispheres = arch.cortical, arch.hemispheres
@@ -735,6 +772,8 @@ class FileConnectome:
     def _read_npz(p: Path) -> tuple[np.ndarray, tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
         try:
             with np.load(p, allow_pickle=False) as z:
+                for info in z.zip.infolist():
+                    _check_size(info.file_size, f"'{p.name}' member {info.filename!r}", "path")
                 arrays = {k: z[k] for k in z.files}
         except ValueError as e:
             if "pickle" in str(e).lower():
