@@ -6,8 +6,8 @@ and no traceback.
 
 Exit codes of ``encephagen run``: 0 when every replicate finished; 3
 (:data:`EXIT_INCOMPLETE`) when some failed or are still pending (lost by the
-executor), with the counts and where the reasons are; 2 for bad input; 130
-when interrupted.
+executor), with the counts and where the reasons are; 2 for bad input; 1
+for an operating-system error (a full disk), one line; 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from encephagen.interfaces import KINDS
 
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
+EXIT_OS = 1
 
 
 def _registry():  # imported lazily so `--help` stays instant
@@ -90,8 +91,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from encephagen.exports import regenerate_report
 
+    from encephagen.exports import results_of
+
     path = regenerate_report(Path(args.dir))
-    print(f"report written to {path}")
+    counts = results_of(Path(args.dir)).counts
+    total, done = sum(counts.values()), counts["done"]
+    missing = total - done
+    more = ""
+    if missing:
+        parts = [f"{counts['failed']} failed"] if counts["failed"] else []
+        parts += [f"{counts['pending'] + counts['running']} not run yet (rerun the study to resume)"] if counts["pending"] + counts["running"] else []
+        more = f"; missing: {', '.join(parts)}"
+    print(f"report written to {path} ({done} of {total} replicates finished{more})")
     return 0
 
 
@@ -223,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished replicates are kept in the store, rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a file that vanished: the store keeps what was finished
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; finished replicates are kept in the store, rerun to resume", file=sys.stderr)
+        return EXIT_OS
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -94,7 +94,7 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
     try:
         conns = [connectome] * len(seeds)
         if condition.null_model is not None:
-            conns = [condition.null_model.randomize(connectome, stream_rng(s, "null_model")) for s in seeds]
+            conns = [_draw(condition.null_model, connectome, stream_rng(s, "null_model")) for s in seeds]
         spec = study.brain
         network = build_batch(
             conns, spec.microcircuit, [stream_rng(s, "wiring") for s in seeds], spec.neuron,
@@ -131,6 +131,23 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
         )
         for b, r in enumerate(replicates)
     ]
+
+
+def _draw(model: Any, connectome: Connectome, rng: np.random.Generator) -> Connectome:
+    """One null-model draw, checked as validation checks the first: a draw that changes the anatomy, breaks
+    the model's declared invariants or is not a connectome fails this replicate (validation drew only one)."""
+    from encephagen.invariants import check_invariants
+
+    drawn = model.randomize(connectome, rng)
+    if not isinstance(drawn, Connectome):
+        raise ReplicateFailed(f"null model {model.name!r} returned {type(drawn).__name__}, not a Connectome")
+    diffs = connectome.anatomy_differences(drawn)
+    if diffs:
+        raise ReplicateFailed(f"null model {model.name!r} changed {', '.join(diffs)} in this replicate's draw, not only the wiring")
+    violations = check_invariants(model, connectome, drawn)
+    if violations:
+        raise ReplicateFailed(f"null model {model.name!r} broke its declared invariants in this replicate's draw: {'; '.join(violations)}")
+    return drawn
 
 
 class _SeededRule:

@@ -158,6 +158,18 @@ def check_groups(study: Study, connectomes: dict[str, Connectome]) -> None:
     problems: list[tuple[str, str]] = []
     for cell in study.cells:
         conn = connectomes[cell.key]
+        neuron = cell.study.brain.neuron
+        needs = neuron.required_groups() if callable(getattr(neuron, "required_groups", None)) else {}
+        for param, groups in needs.items():
+            for g in groups:
+                if g not in conn.groups:
+                    problem = (
+                        f"brain.neuron.{param}",
+                        f"names region group {g!r}, which connectome {conn.name!r} lacks (it has: "
+                        f"{', '.join(sorted(conn.groups)) or 'none'}); define it under connectome.groups or change {param}",
+                    )
+                    if problem not in problems:
+                        problems.append(problem)
         for i, task in enumerate(cell.study.protocol):
             for g in task.required_groups():
                 if g not in conn.groups:

@@ -204,6 +204,7 @@ def test_a_changed_connectome_file_is_refused_on_resume(tmp_path: Path) -> None:
     study = tmp_path / "s.yaml"
     study.write_text(
         f"name: s\nreplicates: 2\nconnectome: {{kind: file, path: {tmp_path / 'w.npy'}}}\n"
+        "brain: {neuron: {kind: lif, nmda_groups: []}}\n"  # a file without region groups
         "conditions: [{name: connectome}]\nprotocol: [{kind: warmup, steps: 10}]\n"
     )
     out = _fake_run(study, tmp_path / "out")
@@ -293,3 +294,54 @@ def test_a_data_file_that_would_exhaust_memory_is_refused_before_reading(
     err = capsys.readouterr().err
     assert "MiB once read, more than the" in err and "MiB a connectome file may hold" in err, err
     assert len(err.strip().splitlines()) == 1 and time.perf_counter() - t0 < 5
+
+
+def test_a_group_the_neuron_model_needs_is_checked_at_validation(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "w.npy", np.ones((4, 4)) - np.eye(4))
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"name: s\nconnectome: {{kind: file, path: {tmp_path / 'w.npy'}}}\n"
+        "conditions: [{name: a}]\nprotocol: [{kind: warmup, steps: 10}]\n"
+    )
+    assert main(["validate", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "brain.neuron.nmda_groups: names region group 'prefrontal', which connectome" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_null_model_draw_that_breaks_the_anatomy_fails_only_its_replicate(tmp_path: Path) -> None:
+    import numpy as np
+
+    from encephagen.replicate import _draw
+    from encephagen.results import ReplicateFailed
+    from encephagen_builtins.connectomes import SyntheticConnectome
+    from encephagen_builtins.null_models import DegreePreserving
+
+    conn = SyntheticConnectome(n_regions=8).load()
+
+    class Relabels(DegreePreserving):  # a plugin whose draws sometimes rename regions
+        def randomize(self, connectome, rng):
+            out = super().randomize(connectome, rng)
+            return attrs.evolve(out, labels=[f"x{i}" for i in range(out.n_regions)]) if rng.random() < 0.5 else out
+
+    import attrs
+
+    model = Relabels()
+    outcomes = []
+    for seed in range(20):
+        try:
+            _draw(model, conn, np.random.default_rng(seed))
+            outcomes.append("ok")
+        except ReplicateFailed as exc:
+            assert "changed labels" in exc.reason
+            outcomes.append("failed")
+    assert {"ok", "failed"} == set(outcomes)
+
+
+def test_report_on_a_partial_run_says_what_is_missing(tmp_path: Path, capsys) -> None:
+    import runner_fakes as rf
+
+    out = _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), tmp_path / "out", fail=("rewired", 1))
+    assert main(["report", str(out)]) == 0
+    assert "(3 of 4 replicates finished; missing: 1 failed)" in capsys.readouterr().out

@@ -129,6 +129,10 @@ class LIF:
         if self.v_reset >= self.v_thr:
             raise ValueError(f"'v_reset' ({self.v_reset}) must be below 'v_thr' ({self.v_thr})")
 
+    def required_groups(self) -> dict[str, tuple[str, ...]]:
+        """``{parameter: region groups}`` the model reads, checked against the connectome at validation."""
+        return {"nmda_groups": self.nmda_groups, "tau_m_groups": tuple(self.tau_m_groups)}
+
     def pseudo_derivative(self, v: torch.Tensor) -> torch.Tensor:
         """``max(0, 1 - |v - v_thr| / v_thr)``: dimensionless, in ``[0, 1]``, shape of ``v`` (mV)."""
         return (1.0 - (v - self.v_thr).abs() / self.v_thr).clamp(min=0.0)
