@@ -212,9 +212,29 @@ def plan_for(study: Study, digest: str = "") -> Plan:
     check_groups(study, connectomes)
     check_conditions(study, connectomes)
     check_devices(study)
+    check_rules(study, connectomes)
     plan = Plan(study=study, connectomes=connectomes, study_hash=digest, replicates=replicates_of(study))
     check_fits(plan)
     return plan
+
+
+def check_rules(study: Study, connectomes: dict[str, Connectome]) -> None:
+    """A learning rule that can tell, from the brain's parameters, that it would refuse every brain
+    (``check_brain(microcircuit, connectome)``, e.g. weight bounds that do not hold the weights) fails here."""
+    seen: set[tuple[str, str, str]] = set()
+    for cell in study.cells:
+        rule, brain = cell.study.learning_rule, cell.study.brain
+        check = getattr(rule, "check_brain", None)
+        key = (repr(rule), repr(brain.microcircuit), connectomes[cell.key].name)
+        if not callable(check) or key in seen:
+            continue
+        seen.add(key)
+        try:
+            check(brain.microcircuit, connectomes[cell.key])
+        except EncephagenError as exc:
+            err = exc.prefixed("learning_rule")
+            own = rule == study.learning_rule and brain == study.brain
+            raise (err if own else type(err)(*[(f, f"{m} (cell {cell.key})") for f, m in err.problems])) from None
 
 
 def check_devices(study: Study) -> None:

@@ -345,3 +345,37 @@ def test_report_on_a_partial_run_says_what_is_missing(tmp_path: Path, capsys) ->
     out = _fake_run(rf.write_study(tmp_path / "s.yaml", replicates=2), tmp_path / "out", fail=("rewired", 1))
     assert main(["report", str(out)]) == 0
     assert "(3 of 4 replicates finished; missing: 1 failed)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("plastic", ["all", "excitatory", "between"])
+def test_the_closed_form_weight_range_is_that_of_a_built_brain(plastic: str) -> None:
+    import numpy as np
+
+    from encephagen.engine import Microcircuit, build_network
+    from encephagen_builtins.connectomes import SyntheticConnectome
+    from encephagen_builtins.learning.common import weight_range
+    from encephagen_builtins.neurons import LIF
+
+    conn = SyntheticConnectome(n_regions=6, density=0.6, seed=2).load()
+    micro = Microcircuit(neurons_per_region=20, p_between=0.5, coupling=1.0)
+    net = build_network(conn, micro, np.random.default_rng(0), LIF(nmda_groups=()), device="cpu")
+    w = net.weight.numpy().astype(float)
+    pre = np.repeat(np.arange(net.n_neurons), np.diff(net.row_ptr.numpy()))
+    post = net.post.numpy()
+    keep = {
+        "all": np.ones(w.size, bool),
+        "excitatory": net.excitatory.numpy()[pre],
+        "between": pre // 20 != post // 20,
+    }[plastic]
+    lo, hi = weight_range(micro, conn, plastic)
+    assert (float(w[keep].min()), float(w[keep].max())) == pytest.approx((lo, hi), rel=1e-6)  # float32 weights
+
+
+def test_a_small_brain_with_the_default_weight_bounds_fails_at_validation(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text(GOOD.replace("conditions:", "brain: {neurons_per_region: 8}\nlearning_rule: {kind: eprop}\nconditions:"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: learning_rule.w_min: the 'all' plastic synapses of this brain weigh [") and "widen the bounds" in err
+    path.write_text(GOOD.replace("conditions:", "brain: {neurons_per_region: 8}\nlearning_rule: {kind: eprop, w_min: -400, w_max: 400}\nconditions:"))
+    assert main(["validate", str(path)]) == 0

@@ -170,6 +170,48 @@ def expand_rows(row_ptr: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor
 # -- the weight update ------------------------------------------------------------------
 
 
+def weight_range(micro: Any, connectome: Any, plastic: str) -> tuple[float, float] | None:
+    """The ``[min, max]`` weight (mV) of the synapses ``plastic`` selects in a brain of ``micro`` on ``connectome``.
+
+    Closed form from the microcircuit (``engine/build.py``): internal excitatory
+    synapses weigh ``j_eff``, inhibitory ones ``-j_inh`` (inhibitory neurons
+    project within their region only), and a between-region synapse along an
+    edge weighs ``j_eff * coupling * w`` for every edge that gets synapses.
+    ``None`` when the selection holds no synapse.
+    """
+    values: list[float] = []
+    if micro.p_internal > 0 and plastic in ("all", "excitatory"):
+        values.append(micro.j_eff)
+        if plastic == "all" and micro.neurons_per_region > micro.n_exc:
+            values.append(-micro.j_inh)
+    p = micro.edge_probabilities(connectome)
+    between = (micro.j_eff * micro.coupling) * np.asarray(connectome.between)[p > 0]
+    if between.size:
+        values += [float(between.min()), float(between.max())]
+    return (min(values), max(values)) if values else None
+
+
+def check_bounds(rule: Any, micro: Any, connectome: Any) -> None:
+    """Refuse, before any simulation, a rule whose ``[w_min, w_max]`` would not hold the weights it makes plastic.
+
+    The same check :class:`WeightWriter` makes on a built network, in closed form
+    on the study's connectome (a null model that changes the weights is checked
+    again on each brain when the rule binds).
+
+    :raises ConfigError: at ``w_min`` (or ``w_max``), with the weights found and the way out.
+    """
+    found = weight_range(micro, connectome, rule.plastic)
+    if found is None or (rule.w_min <= found[0] and found[1] <= rule.w_max):
+        return
+    field = "w_min" if found[0] < rule.w_min else "w_max"
+    raise ConfigError.at(
+        field,
+        f"the {rule.plastic!r} plastic synapses of this brain weigh [{found[0]:g}, {found[1]:g}] mV "
+        f"(j_eff = {micro.j_eff:g} at {micro.neurons_per_region} neurons per region), outside [w_min, w_max] = "
+        f"[{rule.w_min:g}, {rule.w_max:g}]; widen the bounds or restrict 'plastic'",
+    )
+
+
 class WeightWriter:
     """Writes ``W += lr * factor * trace`` on the plastic synapses, clamped to ``[w_min, w_max]``.
 

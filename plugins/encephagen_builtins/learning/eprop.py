@@ -36,6 +36,7 @@ from encephagen_builtins.learning.common import (
     WeightWriter,
     as_float_map,
     bounds_ordered,
+    check_bounds,
     coef,
     decay_pair,
     expand_rows,
@@ -100,6 +101,10 @@ class EProp:
 
     def __attrs_post_init__(self) -> None:
         bounds_ordered(self)
+
+    def check_brain(self, microcircuit: Any, connectome: Any) -> None:
+        """Refuse, at validation, bounds that would not hold this brain's plastic weights (see ``check_bounds``)."""
+        check_bounds(self, microcircuit, connectome)
 
     def bind(self, network: Any, generator: torch.Generator | None = None) -> "EPropLearner":
         """A fresh learner on ``network``; ``generator`` draws the supervised feedback matrix."""

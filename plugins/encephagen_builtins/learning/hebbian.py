@@ -24,7 +24,7 @@ import attrs
 import torch
 from attrs import validators as v
 
-from encephagen_builtins.learning.common import PLASTIC_CHOICES, WeightWriter, bounds_ordered, finite
+from encephagen_builtins.learning.common import PLASTIC_CHOICES, WeightWriter, bounds_ordered, check_bounds, finite
 
 WINDOWS = ("cs", "us")
 
@@ -51,6 +51,10 @@ class Hebbian:
 
     def __attrs_post_init__(self) -> None:
         bounds_ordered(self)
+
+    def check_brain(self, microcircuit: Any, connectome: Any) -> None:
+        """Refuse, at validation, bounds that would not hold this brain's plastic weights (see ``check_bounds``)."""
+        check_bounds(self, microcircuit, connectome)
 
     def bind(self, network: Any, generator: torch.Generator | None = None) -> "HebbianLearner":
         """A fresh learner on ``network`` (``generator`` is unused: the rule draws nothing)."""

@@ -32,6 +32,7 @@ from encephagen_builtins.learning.common import (
     WeightWriter,
     as_float_map,
     bounds_ordered,
+    check_bounds,
     decay_pair,
     expand_rows,
     finite,
@@ -82,6 +83,10 @@ class ThreeFactorSTDP:
 
     def __attrs_post_init__(self) -> None:
         bounds_ordered(self)
+
+    def check_brain(self, microcircuit: Any, connectome: Any) -> None:
+        """Refuse, at validation, bounds that would not hold this brain's plastic weights (see ``check_bounds``)."""
+        check_bounds(self, microcircuit, connectome)
 
     def bind(self, network: Any, generator: torch.Generator | None = None) -> "STDP3Learner":
         """A fresh learner on ``network`` (``generator`` is unused: the rule draws nothing)."""
