@@ -64,3 +64,22 @@ def test_every_key_in_the_reference_has_a_description() -> None:
     page = (ROOT / "docs" / "study-file.md").read_text()
     bare = re.findall(r"^\| `(\w+)` \|[^\n]*\|\s*\|$", page, flags=re.M)
     assert not bare, f"keys without a description (add an ':ivar key:' line to the class docstring): {bare}"
+
+
+def _study_blocks() -> list[tuple[str, str]]:
+    out = []
+    for md in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]):
+        for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", md.read_text(), re.S)):
+            if re.search(r"^name:", block, re.M) and re.search(r"^protocol:", block, re.M):
+                out.append((f"{md.relative_to(ROOT)}#yaml{i}", block))
+    return out
+
+
+@pytest.mark.parametrize("where,text", _study_blocks(), ids=[b[0] for b in _study_blocks()])
+def test_every_whole_study_file_in_the_docs_validates(where: str, text: str, tmp_path: Path) -> None:
+    from encephagen.plugins import default_registry
+    from encephagen.study import prepare
+
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    assert prepare(path, default_registry()).replicates, where
