@@ -959,7 +959,7 @@ class SyntheticConnectome:
     Euclidean distances (mm). Every reference group name gets at least one
     region (see :func:`spread_groups`). Not brain data.
 
-    :ivar n_regions: number of regions.
+    :ivar n_regions: number of regions (at most 5,000: the matrix is dense).
     :ivar density: connection probability of each ordered pair.
     :ivar seed: seed of the graph (the same seed gives the same graph).
     :ivar directed: false draws a symmetric graph.
@@ -970,7 +970,7 @@ class SyntheticConnectome:
     name: ClassVar[str] = "synthetic"
     summary: ClassVar[str] = "A small seeded random graph with ordinal weights and every reference group (not brain data)."
 
-    n_regions: int = attrs.field(default=12, validator=[v.instance_of(int), v.ge(2)])
+    n_regions: int = attrs.field(default=12, validator=[v.instance_of(int), v.ge(2), v.le(5000)])
     density: float = attrs.field(default=0.3, converter=float, validator=[v.gt(0.0), v.le(1.0)])
     seed: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)])
     directed: bool = attrs.field(default=True, validator=v.instance_of(bool))
