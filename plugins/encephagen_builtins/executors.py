@@ -99,14 +99,23 @@ class Processes:
             else:
                 yield item, result
         # Run each item the broken pool took with it alone, so only the one that kills its process fails.
-        for item in broken:
-            for _, result in self._run(fn, [item], 1):
-                if isinstance(result, BrokenProcessPool):
-                    result = WorkerDied(
-                        "the replicate's worker process died while running it (it called os._exit, crashed, or was "
-                        "killed for memory); it was run alone to be sure"
-                    )
-                yield item, result
+        alone = [(item, result) for item in broken for _, result in self._run(fn, [item], 1)]
+        if len(alone) > 1 and all(isinstance(r, BrokenProcessPool) for _, r in alone):
+            # Every worker died, even alone: the workers cannot start, which is not the replicates' fault.
+            lost = BrokenProcessPool(
+                "every worker process died, even running one replicate alone: the workers cannot start (a script "
+                "that starts a study needs `if __name__ == '__main__':`, which worker processes re-run), or run "
+                "with --executor serial"
+            )
+            yield from ((item, lost) for item, _ in alone)
+            return
+        for item, result in alone:
+            if isinstance(result, BrokenProcessPool):
+                result = WorkerDied(
+                    "the replicate's worker process died while running it (it called os._exit, crashed, or was "
+                    "killed for memory); it was run alone to be sure"
+                )
+            yield item, result
 
     def _run(self, fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iterator[tuple[Any, Any]]:
         """One pool for ``items``; ``(item, result_or_exception)`` as each completes."""
