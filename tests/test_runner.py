@@ -474,3 +474,23 @@ def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_res
     assert not [p for p in children if _alive(p)], "worker processes survived the signal"
     run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
     assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
+def test_a_script_without_the_main_guard_loses_its_replicates_with_the_reason(tmp_path: Path) -> None:
+    """Worker processes re-run an unguarded script; the study says why instead of failing every replicate."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(FAKES.parent)!r})\n"
+        "import runner_fakes as rf\n"
+        "import encephagen\n"
+        f"res = encephagen.run({{'name': 'u', 'replicates': 2, 'connectome': {{'kind': 'synthetic', 'n_regions': 8}},\n"
+        "    'conditions': [{'name': 'connectome'}, {'name': 'rewired', 'null_model': {'kind': 'degree_preserving'}}],\n"
+        f"    'protocol': [{{'kind': 'warmup', 'steps': 10}}]}}, {str(tmp_path / 'out')!r}, registry=rf.make_registry(),\n"
+        "    executor='processes', workers=2, replicate_fn=rf.FakeReplicate(), verbosity=0)\n"
+        "print('counts', res.counts)\n"
+    )
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "counts {'done': 0, 'failed': 0, 'pending': 4, 'running': 0}" in res.stdout
+    assert "if __name__ == '__main__':" in res.stderr and "they are pending again" in res.stderr
