@@ -284,9 +284,16 @@ def resolve_executor(
 
 
 class Progress:
-    """A tqdm bar on a terminal; otherwise one line per finished replicate (none when quiet)."""
+    """A tqdm bar on a terminal; otherwise one line per finished replicate (none when quiet).
 
-    def __init__(self, name: str, total: int, already: int, verbosity: int) -> None:
+    :param board: a directory of :mod:`encephagen.progress` files; on a
+        terminal the bar shows, once a second, the task and steps of every
+        brain running (in this process or in worker processes).
+    """
+
+    def __init__(self, name: str, total: int, already: int, verbosity: int, board: Path | None = None) -> None:
+        import threading
+
         from tqdm import tqdm
 
         self.total = total
@@ -298,6 +305,19 @@ class Progress:
             total=total, initial=already, desc=name, unit="replicate", file=self.stream,
             disable=not tty or verbosity < 0, dynamic_ncols=True,
         )
+        self._stop = threading.Event()
+        self._watcher = None
+        if board is not None and not self.bar.disable:
+            self._watcher = threading.Thread(target=self._watch, args=(board,), daemon=True)
+            self._watcher.start()
+
+    def _watch(self, board: Path) -> None:
+        from encephagen.progress import describe_board, read_board
+
+        while not self._stop.wait(1.0):
+            states = read_board(board)
+            if states:
+                self.bar.set_postfix_str(describe_board(states))
 
     def say(self, text: str, error: bool = False) -> None:
         """Print a line (an error prints even when quiet)."""
@@ -323,4 +343,7 @@ class Progress:
             self.say(f"[{self.count}/{self.total}] {where} done in {seconds:.1f} s")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
         self.bar.close()

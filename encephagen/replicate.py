@@ -21,6 +21,8 @@ from encephagen.config import Study
 from encephagen.connectome import Connectome
 from encephagen.design import labels
 from encephagen.errors import EncephagenError
+from encephagen.interfaces import CountsSteps
+from encephagen.progress import Reporter
 from encephagen.results import ReplicateFailed, ReplicateResult
 from encephagen.study import Replicate, stream_rng, stream_seed
 
@@ -42,15 +44,18 @@ class WatchedBrain:
     reported as exploded.
     """
 
-    def __init__(self, brain: Any, max_rate_per_step: float, names: Sequence[str]) -> None:
+    def __init__(self, brain: Any, max_rate_per_step: float, names: Sequence[str], reporter: Any = None) -> None:
         self.brain = brain
         self.network = brain.network
         self.limit = SATURATION * max_rate_per_step
         self.names = list(names)
+        self.reporter = reporter
 
     def run(self, steps: int, external: Any = None, learner: Any = None, record: Any = None) -> Any:
         """Run, then check that every brain's activity stayed below saturation."""
         rec = self.brain.run(steps, external=external, learner=learner, record=record)
+        if self.reporter is not None:
+            self.reporter.advance(steps)
         if steps > 0:
             net = self.network
             rate = rec.region_counts.sum(dim=(0, 2)).double().cpu().numpy() / (net.neurons_per_brain * steps)
@@ -91,6 +96,7 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
         raise ValueError(f"a batch holds replicates of one cell, got {names}")
     condition = next(c for c in study.conditions if c.name == replicates[0].condition)
     seeds = [r.seed for r in replicates]
+    reporter = Reporter(names)
     try:
         conns = [connectome] * len(seeds)
         if condition.null_model is not None:
@@ -105,6 +111,7 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
             Brain(network, [stream_rng(s, "state") for s in seeds]),
             max_rate_per_step=network.dt / max(t_ref, network.dt),
             names=names,
+            reporter=reporter,
         )
         ctx = TaskContext(
             learning_rule=_seeded_rule(study.learning_rule, seeds[0]),
@@ -114,6 +121,7 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
         series: list[dict[str, dict[str, list[float]]]] = [{} for _ in seeds]
         for label, task in zip(task_labels(study.protocol), study.protocol):
             ctx.series = {}
+            reporter.start(label, sum(task.step_counts(study.learning_rule is not None)) if isinstance(task, CountsSteps) else 0)
             out = task.run(brain, ctx)
             for b in range(len(seeds)):
                 metrics[b][label] = {k: float(np.asarray(v)[b]) for k, v in out.items()}
@@ -123,6 +131,8 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
         raise
     except EncephagenError as exc:
         raise ReplicateFailed("; ".join(exc.lines())) from exc
+    finally:
+        reporter.close()
     seconds = (time.perf_counter() - t0) / len(seeds)
     return [
         ReplicateResult(

@@ -192,6 +192,29 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 @contextmanager
+def _progress_board(out: Path) -> Iterator[Path]:
+    """``OUT/.progress/``, emptied, named in the environment that worker processes inherit (see encephagen.progress)."""
+    import os
+    import shutil
+
+    from encephagen.progress import PROGRESS_ENV
+
+    board = out / ".progress"
+    shutil.rmtree(board, ignore_errors=True)
+    board.mkdir(exist_ok=True)
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = str(board)
+    try:
+        yield board
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+        shutil.rmtree(board, ignore_errors=True)
+
+
+@contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """While a study runs in the main thread, SIGTERM (a Slurm time limit, ``kill``) stops it as Ctrl-C does:
     workers are stopped, finished replicates are kept, and the run can be resumed."""
@@ -299,7 +322,7 @@ def run_study(
     fn = replicate_fn or default_replicate
 
     messages: list[str] = []
-    with _locked(out), _sigterm_interrupts():
+    with _locked(out), _sigterm_interrupts(), _progress_board(out) as board:
         store = _open_store(out, plan, document, text, sets, messages.append)
         progress: Progress | None = None
         lost: list[tuple[Replicate, str]] = []
@@ -309,7 +332,7 @@ def run_study(
             todo_keys = {(r.cell, r.idx) for r in store.replicates("pending")}
             todo = [r for r in plan.replicates if (r.cell, r.index) in todo_keys]
             total = len(plan.replicates)
-            progress = Progress(study.name, total, total - len(todo), verbosity)
+            progress = Progress(study.name, total, total - len(todo), verbosity, board)
             for m in messages:
                 progress.say(m)
             _record_provenance(store, environment_provenance(plan, registry, chosen, tuple(sets)), progress)

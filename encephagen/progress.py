@@ -1,0 +1,100 @@
+"""Progress inside a brain: which task each running brain is in, and how many of its steps are done.
+
+A full-size brain takes tens of seconds, so a bar that moves only when a
+brain finishes says little. While a study runs, every process that simulates
+brains (this one, or a worker process of the same machine) writes one small
+JSON file into a directory named by the environment variable
+:data:`PROGRESS_ENV` (``OUT/.progress/``): the brains it runs, the current
+task and its steps done and planned. The runner's terminal bar reads the
+directory once a second. Nothing is written when the variable is unset (a
+remote cluster worker, a replicate run by hand), and a file that cannot be
+written is skipped: progress never fails a replicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: The environment variable naming the directory of progress files.
+PROGRESS_ENV = "ENCEPHAGEN_PROGRESS_DIR"
+
+#: Seconds between two writes of one process's file.
+INTERVAL_S = 0.5
+
+
+class Reporter:
+    """What one process writes: the brains it runs, the task, steps done of planned.
+
+    :param names: the brains simulated together (``rewired/coupling=low #3``).
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        where = os.environ.get(PROGRESS_ENV)
+        self.path = Path(where) / f"{os.getpid()}.json" if where else None
+        self.names = list(names)
+        self.task = ""
+        self.done = self.planned = 0
+        self._last = 0.0
+
+    def start(self, task: str, planned: int) -> None:
+        """A task begins: ``planned`` steps (0 when the task cannot say)."""
+        self.task, self.done, self.planned = task, 0, planned
+        self._write(force=True)
+
+    def advance(self, steps: int) -> None:
+        """``steps`` more steps done (written at most every :data:`INTERVAL_S`)."""
+        self.done += steps
+        self._write()
+
+    def close(self) -> None:
+        """The brains are done: remove the file."""
+        if self.path is not None:
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def _write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.path is None or (not force and now - self._last < INTERVAL_S):
+            return
+        self._last = now
+        state = {"brains": self.names, "task": self.task, "done": self.done, "planned": self.planned}
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(state), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def read_board(directory: Path) -> list[dict[str, Any]]:
+    """Every running process's state, oldest file first (files being replaced are skipped)."""
+    out = []
+    try:
+        files = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return out
+    for f in files:
+        try:
+            out.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def describe_board(states: Sequence[dict[str, Any]], width: int = 3) -> str:
+    """One line for the bar: ``connectome #3: conditioning 12,000/49,500 | ...`` (at most ``width`` entries)."""
+    parts = []
+    for s in states[:width]:
+        brains = s.get("brains") or ["?"]
+        who = brains[0] + (f" +{len(brains) - 1}" if len(brains) > 1 else "")
+        steps = f"{s.get('done', 0):,}/{s['planned']:,}" if s.get("planned") else f"{s.get('done', 0):,}"
+        parts.append(f"{who}: {s.get('task', '')} {steps}")
+    more = len(states) - width
+    return " | ".join(parts) + (f" | +{more} more" if more > 0 else "")
