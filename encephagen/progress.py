@@ -13,6 +13,7 @@ written is skipped: progress never fails a replicate.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -54,10 +55,8 @@ class Reporter:
     def close(self) -> None:
         """The brains are done: remove the file."""
         if self.path is not None:
-            try:
+            with _best_effort():
                 self.path.unlink(missing_ok=True)
-            except OSError:
-                pass
 
     def _write(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -66,11 +65,15 @@ class Reporter:
         self._last = now
         state = {"brains": self.names, "task": self.task, "done": self.done, "planned": self.planned}
         tmp = self.path.with_suffix(".tmp")
-        try:
+        with _best_effort():
             tmp.write_text(json.dumps(state), encoding="utf-8")
             os.replace(tmp, self.path)
-        except OSError:
-            pass
+
+
+def _best_effort() -> contextlib.AbstractContextManager[None]:
+    """Progress is for the eye only: a file that cannot be written (a full disk, the run's directory removed
+    under it) is skipped, so that progress never fails a replicate (tested)."""
+    return contextlib.suppress(OSError)
 
 
 def read_board(directory: Path) -> list[dict[str, Any]]:

@@ -156,6 +156,26 @@ protocol: [{{kind: warmup, steps: 10}}]
 """
 
 
+#: The brains of the tests that really simulate: small enough for seconds, e-prop bounds wide enough for them.
+#: Prepend ``name:``, append ``protocol:`` (and ``factors:``).
+TINY_REAL = """\
+seed: 7
+replicates: 2
+connectome: {kind: synthetic, n_regions: 10, density: 0.4, seed: 1}
+brain: {neurons_per_region: 12, device: cpu}
+conditions:
+  - {name: connectome}
+  - {name: rewired, null_model: {kind: degree_preserving}}
+learning_rule: {kind: eprop, w_min: -200, w_max: 200}
+"""
+
+#: A short protocol for ``TINY_REAL``: a warm-up and two conditioning trials, each followed by a test.
+TINY_CONDITIONING = (
+    "  - {kind: warmup, steps: 200}\n"
+    "  - {kind: conditioning, trials: 2, test_every: 1, cs_steps: 100, us_steps: 100, gap_steps: 50, test_baseline_steps: 100}\n"
+)
+
+
 def write_study(path: Path, replicates: int = 4, seed: int = 7) -> Path:
     """Write the tiny two-condition study file."""
     path.write_text(STUDY.format(seed=seed, replicates=replicates))

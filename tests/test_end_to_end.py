@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+import runner_fakes as rf
 
 from encephagen.cli import main
 
-STUDY = textwrap.dedent(
-    """
-    name: tiny
-    seed: 7
-    replicates: 2
-    connectome: {kind: synthetic, n_regions: 10, density: 0.4, seed: 1}
-    brain: {neurons_per_region: 12, device: cpu}
-    conditions:
-      - {name: connectome}
-      - {name: rewired, null_model: {kind: degree_preserving}}
-    learning_rule: {kind: eprop, w_min: -200, w_max: 200}
-    protocol:
-      - {kind: warmup, steps: 200}
-      - {kind: differentiation, steps: 200}
-      - {kind: conditioning, trials: 2, test_every: 1, cs_steps: 100, us_steps: 100, gap_steps: 50, test_baseline_steps: 100}
-      - {kind: working_memory, baseline_steps: 100, stim_steps: 100, delay_steps: 100}
-    """
+STUDY = (
+    "name: tiny\n"
+    + rf.TINY_REAL
+    + "protocol:\n"
+    + rf.TINY_CONDITIONING.replace("  - {kind: conditioning", "  - {kind: differentiation, steps: 200}\n  - {kind: conditioning")
+    + "  - {kind: working_memory, baseline_steps: 100, stim_steps: 100, delay_steps: 100}\n"
 )
 
 

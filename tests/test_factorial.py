@@ -289,27 +289,18 @@ def test_the_report_states_the_smallest_reachable_p_and_warns_when_nothing_can_r
 # -- the command line ------------------------------------------------------------------------------
 
 
-TINY = """\
-name: tiny-factorial
-seed: 7
-replicates: 2
-connectome: {kind: synthetic, n_regions: 10, density: 0.4, seed: 1}
-brain: {neurons_per_region: 12, device: cpu}
-conditions:
-  - {name: connectome}
-  - {name: rewired, null_model: {kind: degree_preserving}}
-learning_rule: {kind: eprop, w_min: -200, w_max: 200}
-factors:
-  rule:
-    eprop: {}
-    hebbian: {learning_rule: {kind: hebbian, w_min: -200, w_max: 200}}
-  coupling:
-    low: {brain: {coupling: 0.1}}
-    high: {brain: {coupling: 0.3}}
-protocol:
-  - {kind: warmup, steps: 200}
-  - {kind: conditioning, trials: 2, test_every: 1, cs_steps: 100, us_steps: 100, gap_steps: 50, test_baseline_steps: 100}
-"""
+TINY = (
+    "name: tiny-factorial\n"
+    + rf.TINY_REAL
+    + "factors:\n"
+    "  rule:\n"
+    "    eprop: {}\n"
+    "    hebbian: {learning_rule: {kind: hebbian, w_min: -200, w_max: 200}}\n"
+    "  coupling:\n"
+    "    low: {brain: {coupling: 0.1}}\n"
+    "    high: {brain: {coupling: 0.3}}\n"
+    "protocol:\n" + rf.TINY_CONDITIONING
+)
 
 
 def test_a_real_factorial_study_runs_from_the_command_line(tmp_path: Path, capsys) -> None:

@@ -35,6 +35,16 @@ def test_without_the_variable_nothing_is_written(tmp_path: Path, monkeypatch) ->
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_progress_file_that_cannot_be_written_never_fails_the_brain(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(PROGRESS_ENV, str(tmp_path / "removed" / "under" / "the run"))  # no such directory
+    r = Reporter(["a #0"])
+    r.start("warmup", 10)
+    r._last = 0.0
+    r.advance(10)
+    r.close()
+    assert r.done == 10 and list(tmp_path.iterdir()) == []
+
+
 def test_describe_board_shortens_many_brains() -> None:
     states = [{"brains": [f"c #{i}", f"c #{i + 1}"], "task": "warmup", "done": i, "planned": 0} for i in range(5)]
     assert describe_board(states, width=2) == "c #0 +1: warmup 0 | c #1 +1: warmup 1 | +3 more"

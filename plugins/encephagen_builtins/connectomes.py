@@ -584,13 +584,9 @@ def _load_mat(p: Path, key: str | None, field: str, key_field: str) -> np.ndarra
     import scipy.io
 
     try:
+        # The variables' declared shapes first, so that a compressed file cannot inflate past the cap.
         declared = sum(int(np.prod(shape, dtype=np.float64)) * 8 for _, shape, _ in scipy.io.whosmat(p))
-    except NotImplementedError:
-        declared = 0  # v7.3: refused below with its own message
-    except (ValueError, OSError, TypeError) as e:
-        raise _err(field, f"'{p.name}' is not a readable .mat file ({e})") from None
-    _check_size(declared, f"'{p.name}'", field)
-    try:
+        _check_size(declared, f"'{p.name}'", field)
         contents = scipy.io.loadmat(p)
     except NotImplementedError:
         raise _err(field, f"'{p.name}' is a MATLAB v7.3 (HDF5) file; save it with -v7 or convert it to .npy") from None
