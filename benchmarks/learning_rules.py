@@ -5,8 +5,9 @@ about 1.29M synapses), random membranes and about 70 spikes per step. For
 each rule it times the learner's own work, ``on_step`` plus the amortised
 block flush and one ``snapshot()``/``reward()`` per 500 steps, and, in the
 same run, the unfused per-step e-prop update over all synapses (the
-published implementation's cost). Each timing is the fastest of
-``--repeat`` runs. One JSON line per rule; ``--flush`` adds one line per way
+published implementation's cost), and e-prop and STDP with the block flush
+in torch instead of the C loops (``[torch fold]``, the path before them).
+Each timing is the fastest of ``--repeat`` runs. One JSON line per rule; ``--flush`` adds one line per way
 of folding a block into the eligibility.
 
     python benchmarks/learning_rules.py [--steps 1000] [--threads 1] [--device cpu] [--flush]
@@ -15,9 +16,12 @@ of folding a block into the eligibility.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import time
+from collections.abc import Iterator
 
 import attrs
 import torch
@@ -53,6 +57,21 @@ def activity(net: Network, pool: int, spikes_per_step: float, seed: int = 1) -> 
         z = (torch.rand(n, generator=gen) < spikes_per_step / n).float()
         out.append((v.to(net.device), z.to(net.device)))
     return out
+
+
+@contextlib.contextmanager
+def fold_in_torch(on: bool) -> Iterator[None]:
+    """Learners bound inside fold their blocks with torch instead of the C loops (when ``on``)."""
+    before = os.environ.get("ENCEPHAGEN_NO_NATIVE")
+    if on:
+        os.environ["ENCEPHAGEN_NO_NATIVE"] = "fold"
+    try:
+        yield
+    finally:
+        if on and before is None:
+            del os.environ["ENCEPHAGEN_NO_NATIVE"]
+        elif on:
+            os.environ["ENCEPHAGEN_NO_NATIVE"] = before
 
 
 def _sync(net: Network) -> None:
@@ -163,16 +182,19 @@ def main() -> None:
     naive = min(time_naive(net, acts, args.naive_steps) for _ in range(args.repeat))
     network_bytes = net.bytes_per_synapse()  # post, weight and row_ptr
     rules = {
+        "eprop[torch fold]": EProp(),
         "eprop": EProp(),
         "eprop[snapshot_precision=half]": EProp(snapshot_precision="half"),
         "eprop[variant=continuous]": EProp(variant="continuous"),
         "eprop[block_steps=64]": EProp(block_steps=64),
         "eprop[adaptive]": EProp(adaptive=True),
         "hebbian": Hebbian(),
+        "stdp3[torch fold]": ThreeFactorSTDP(),
         "stdp3": ThreeFactorSTDP(),
     }
     for label, rule in rules.items():
-        runs = [time_learner(rule, net, acts, args.steps) for _ in range(args.repeat)]
+        with fold_in_torch("[torch fold]" in label):
+            runs = [time_learner(rule, net, acts, args.steps) for _ in range(args.repeat)]
         sec, mem = min(r[0] for r in runs), runs[0][1]
         e = net.n_synapses
         print(json.dumps({

@@ -4,8 +4,12 @@ Prints one JSON line per case:
 
 - ``quick``: ``experiments/quick.yaml`` run end to end (the README's main job);
 - ``exp22-projected``: one replicate of ``experiments/exp22_eprop.yaml`` at
-  full size (19,200 neurons, the whole published protocol), timed, and the
-  whole study's time projected as that time x the study's replicate count;
+  full size (19,200 neurons, the whole published protocol), each in a fresh
+  process (compiling included), twice: with the learners' block flush in
+  torch (the baseline: the path before the C loops, ``ENCEPHAGEN_NO_NATIVE=fold``)
+  and with the C loops; prints both times, their ratio, whether the metrics
+  are identical, and the whole study's serial time projected as that time x
+  the study's replicate count;
 - ``exp22-parallel``: the same brains of exp. 22 (``--brains`` per condition,
   default 2) run twice in this run, serially with torch's default threads
   (the baseline: the old default) and with the default executor (a process
@@ -14,13 +18,18 @@ Prints one JSON line per case:
   from the parallel rate.
 
 Usage: ``python benchmarks/study.py [--cases quick,exp22-projected,exp22-parallel] [--out DIR] [--brains N]``
+
+The one-brain runs use torch's default threads, as a user's first run does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,20 +51,36 @@ def quick(out: Path) -> dict:
     return {"case": "quick", "wall_s": round(time.perf_counter() - t0, 1), "brains": len(plan.replicates)}
 
 
-def exp22_projected(out: Path) -> dict:
+def one_brain() -> None:
+    """Run replicate 0 of exp. 22 in this process and print its time and metrics (JSON)."""
     plan = prepare(ROOT / "experiments" / "exp22_eprop.yaml", default_registry())
     rep = plan.replicates[0]
     t0 = time.perf_counter()
     result = run_replicate(plan.cell(rep.cell).study, plan.connectomes[rep.cell], rep)
-    one = time.perf_counter() - t0
-    n = len(plan.replicates)
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall_s": wall, "replicates": len(plan.replicates), "device": result.device,
+                      "metrics": result.metrics}, sort_keys=True))
+
+
+def _one_brain_in_a_fresh_process(**env: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one-brain"], env={**os.environ, **env},
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def exp22_projected(out: Path) -> dict:
+    base = _one_brain_in_a_fresh_process(ENCEPHAGEN_NO_NATIVE="fold")
+    new = _one_brain_in_a_fresh_process()
+    n = new["replicates"]
     return {
         "case": "exp22-projected",
-        "one_replicate_s": round(one, 1),
+        "baseline_torch_fold_s": round(base["wall_s"], 1),
+        "one_replicate_s": round(new["wall_s"], 1),
+        "speedup": round(base["wall_s"] / new["wall_s"], 2),
+        "identical_metrics": base["metrics"] == new["metrics"],
         "replicates": n,
-        "projected_serial_s": round(one * n, 0),
-        "projected_serial_h": round(one * n / 3600, 2),
-        "device": result.device,
+        "projected_serial_s": round(new["wall_s"] * n, 0),
+        "device": new["device"],
         "published_gpu_h": 2.0,
     }
 
@@ -93,7 +118,11 @@ def main() -> None:
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--out", default=None, help="where to write the runs (default: a temporary directory)")
     p.add_argument("--brains", type=int, default=2, help="exp22-parallel: brains per condition")
+    p.add_argument("--one-brain", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.one_brain:
+        one_brain()
+        return
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="encephagen-bench-"))
     meta = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads()}
     for name in args.cases.split(","):

@@ -9,7 +9,8 @@ presynaptic neuron, then by synapse), so the float sums are identical.
 The library is compiled once with the system C compiler (``$CC``, else
 ``cc``) into a per-user cache directory and loaded with :mod:`ctypes`.
 Without a compiler the engine uses its numpy path; results are the same
-either way (this is tested).
+either way (this is tested). :func:`build` does the same for other small C
+loops (the e-prop learner's block flush uses it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,14 @@ int64_t encephagen_propagate(const uint8_t *spikes, int64_t n, const int64_t *ro
     return k;
 }
 """
-_LIB: ctypes.CDLL | None = None
-_TRIED = False
+#: ctypes signature of the propagation loop.
+_PROPAGATE = (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                               ctypes.c_int64, ctypes.c_void_p])
+#: Compiler flags. No floating-point contraction: every ``a * b + c`` rounds twice, as torch's CPU kernels do.
+FLAGS = ("-O2", "-shared", "-fPIC", "-ffp-contract=off")
+#: Built libraries of this process by name (``None``: could not be built).
+_BUILT: dict[str, ctypes.CDLL | None] = {}
 
 
 def _cache_dir() -> Path:
@@ -83,43 +92,52 @@ def _cache_dir() -> Path:
     return Path(root) / "encephagen"
 
 
-def _build() -> ctypes.CDLL | None:
+def _build(name: str, source: str, functions: Mapping[str, tuple[Any, list[Any]]]) -> ctypes.CDLL | None:
     cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
     if cc is None or sys.platform == "win32":
-        log.info("no C compiler found; the engine propagates spikes with numpy")
+        log.info("no C compiler found; %s runs in torch/numpy", name)
         return None
-    tag = hashlib.sha256((SOURCE + cc).encode()).hexdigest()[:16]
+    tag = hashlib.sha256("\0".join((source, cc, *FLAGS)).encode()).hexdigest()[:16]
     for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"encephagen-{os.getuid() if hasattr(os, 'getuid') else 0}"):
-        lib = folder / f"propagate-{tag}.so"
+        lib = folder / f"{name}-{tag}.so"
         try:
             if not lib.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 with tempfile.TemporaryDirectory(dir=folder) as tmp:
-                    src = Path(tmp) / "propagate.c"
-                    src.write_text(SOURCE)
-                    out = Path(tmp) / "propagate.so"
-                    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(src)],
-                                   check=True, capture_output=True, timeout=120)
+                    src = Path(tmp) / f"{name}.c"
+                    src.write_text(source)
+                    out = Path(tmp) / f"{name}.so"
+                    subprocess.run([cc, *FLAGS, "-o", str(out), str(src)], check=True, capture_output=True, timeout=120)
                     os.replace(out, lib)  # atomic: concurrent builders agree
             dll = ctypes.CDLL(str(lib))
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.info("could not build the propagation loop in %s (%s)", folder, exc)
+            for fname, (restype, argtypes) in functions.items():
+                fn = getattr(dll, fname)
+                fn.restype, fn.argtypes = restype, argtypes
+        except (OSError, AttributeError, subprocess.SubprocessError) as exc:
+            log.info("could not build %s in %s (%s)", name, folder, exc)
             continue
-        fn = dll.encephagen_propagate
-        fn.restype = ctypes.c_int64
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                       ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-                       ctypes.c_int64, ctypes.c_void_p]
         return dll
     return None
 
 
-def library() -> ctypes.CDLL | None:
-    """The compiled library, or ``None`` (no compiler, or ``ENCEPHAGEN_NO_NATIVE`` is set)."""
-    global _LIB, _TRIED
-    if os.environ.get("ENCEPHAGEN_NO_NATIVE"):
+def build(name: str, source: str, functions: Mapping[str, tuple[Any, list[Any]]]) -> ctypes.CDLL | None:
+    """Compile C ``source`` once into a shared library and load it, or ``None``.
+
+    :param name: the library's name (a file name stem; one source per name in a process).
+    :param functions: exported function name -> ``(restype, argtypes)`` for :mod:`ctypes`.
+    :returns: ``None`` without a C compiler, when the build fails, or when
+        ``ENCEPHAGEN_NO_NATIVE`` switches it off (``1``: every library; a
+        comma-separated list of names, e.g. ``fold``: those); callers then use
+        their torch or numpy path, which gives the same results.
+    """
+    off = os.environ.get("ENCEPHAGEN_NO_NATIVE", "").strip()
+    if off and (off.lower() in ("1", "true", "yes", "all") or name in {x.strip() for x in off.split(",")}):
         return None
-    if not _TRIED:
-        _TRIED = True
-        _LIB = _build()
-    return _LIB
+    if name not in _BUILT:
+        _BUILT[name] = _build(name, source, functions)
+    return _BUILT[name]
+
+
+def library() -> ctypes.CDLL | None:
+    """The propagation library (``encephagen_propagate``), or ``None``."""
+    return build("propagate", SOURCE, {"encephagen_propagate": _PROPAGATE})

@@ -94,6 +94,23 @@ def test_all_propagation_paths_agree(delays: Delays | None) -> None:
             assert torch.equal(native.state[k], numpy_path.state[k])
 
 
+def test_no_native_switches_off_all_or_named_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENCEPHAGEN_NO_NATIVE=1 switches every C loop off; a list of names only those."""
+    from encephagen.engine.native import build, library
+
+    if library() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("ENCEPHAGEN_NO_NATIVE", "fold")
+    assert library() is not None
+    assert build("fold", "int f(void) { return 1; }", {}) is None
+    monkeypatch.setenv("ENCEPHAGEN_NO_NATIVE", "fold, propagate")
+    assert library() is None
+    monkeypatch.setenv("ENCEPHAGEN_NO_NATIVE", "1")
+    assert library() is None
+    monkeypatch.setenv("ENCEPHAGEN_NO_NATIVE", "")
+    assert library() is not None
+
+
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
 def test_every_delay_dtype_gives_the_same_spikes_on_every_path(dtype: torch.dtype) -> None:
     """The propagation reads uint8, int16 and int32 delays alike."""

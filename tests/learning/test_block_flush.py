@@ -87,3 +87,40 @@ def test_simultaneous_spikes_add_nothing_in_stdp3() -> None:
     learner.on_step(torch.zeros(2), torch.ones(2))
     learner.flush()
     assert float(learner.c[0]) == 0.0
+
+
+def _run_learner(rule, net, steps: int, monkeypatch: pytest.MonkeyPatch, native: bool) -> dict[str, torch.Tensor]:
+    if native:
+        monkeypatch.delenv("ENCEPHAGEN_NO_NATIVE", raising=False)
+    else:
+        monkeypatch.setenv("ENCEPHAGEN_NO_NATIVE", "1")
+    learner = rule.bind(net)
+    assert (learner.fold.lib is not None) == native
+    for t, (v, z) in enumerate(random_activity(net, steps, seed=5, rate=0.3)):
+        learner.on_step(v, z)
+        if t % 23 == 22:
+            learner.snapshot()
+            learner.reward(float(t % 3) - 1.0)  # changes the weights
+    learner.flush()
+    return {k: t.clone() for k, (t, _, _) in learner.traces().items()} | {"weight": net.weight.clone()}
+
+
+@pytest.mark.parametrize("make", [lambda: EProp(tau_e=10.0, block_steps=7, w_min=-50.0, w_max=50.0),
+                                  lambda: EProp(tau_e=10.0, adaptive=True, w_min=-50.0, w_max=50.0),
+                                  lambda: ThreeFactorSTDP(block_steps=5, w_min=-50.0, w_max=50.0)],
+                         ids=["eprop", "eprop-adaptive", "stdp3"])
+def test_native_fold_is_bit_identical_to_torch(make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C loops of the block flush give the same floats as the torch path, bit for bit."""
+    from encephagen.engine.native import library
+
+    if library() is None:
+        pytest.skip("no C compiler on this machine")
+    rule = make()
+    neuron = StandInNeuron(beta=1.5, tau_a=30.0) if getattr(rule, "adaptive", False) else StandInNeuron()
+    got = {}
+    for native in (True, False):
+        net = small_network(6, n_brains=2, dtype=torch.float32, neuron=neuron, dt=0.5)
+        got[native] = _run_learner(rule, net, 120, monkeypatch, native)
+    assert float(got[True]["snapshot"].abs().max()) > 1e-3  # not a comparison of zeros
+    for key in got[True]:
+        assert torch.equal(got[True][key], got[False][key]), key

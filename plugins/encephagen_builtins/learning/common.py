@@ -4,6 +4,9 @@
   that stay in cache.
 - :func:`expand_rows`: the synapses of a set of presynaptic neurons (for the
   sparse, spike-driven part of a block flush).
+- :class:`BlockFold`: the two passes of a block flush over the synapses (a
+  small C loop on the CPU when a compiler is present, torch otherwise; the
+  same floats either way).
 - :class:`WeightWriter`: the reward (or error) driven weight update with its
   reward baseline, per-region reward scale ("dopamine map"), plastic-synapse
   selection and weight bounds.
@@ -12,6 +15,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +24,7 @@ import attrs
 import numpy as np
 import torch
 
+from encephagen.engine.native import build as build_native
 from encephagen.errors import ConfigError
 
 #: Synapses per chunk of a pass over ``E`` (about 1 MiB of float32).
@@ -165,6 +170,179 @@ def expand_rows(row_ptr: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor
     shift = (starts - (ends - counts)).index_select(0, owner)
     synapse = torch.arange(total, device=rows.device).add_(shift)
     return synapse, owner
+
+
+_FOLD_SOURCE = r"""
+#include <stdint.h>
+#include <string.h>
+
+/* Each loop comes twice: with a * b + c rounded twice, and with one fused multiply-add,
+   whichever torch's own CPU kernels do on this machine (see _torch_fuses). */
+#if defined(__x86_64__) || defined(__i386__)
+#define FUSED_TARGET __attribute__((target("fma")))
+int encephagen_fold_has_fma(void) { __builtin_cpu_init(); return __builtin_cpu_supports("fma"); }
+#else
+#define FUSED_TARGET
+int encephagen_fold_has_fma(void) { return 1; }
+#endif
+#define PLAIN(a, b, c) ((a) * (b) + (c))
+#define FUSED(a, b, c) __builtin_fmaf((a), (b), (c))
+
+/* trace[s] = trace[s] * decay + pre[i] * at_post[post[s]] for every synapse s of every row i. */
+#define DECAY_OUTER(NAME, ATTR, MADD)                                                         \
+ATTR static void NAME(float *trace, const int64_t *row_ptr, const int32_t *post, int64_t n,  \
+                      const float *pre, const float *at_post, float decay)                   \
+{                                                                                            \
+    for (int64_t i = 0; i < n; i++) {                                                        \
+        const float a = pre[i];                                                              \
+        const int64_t e1 = row_ptr[i + 1];                                                   \
+        for (int64_t s = row_ptr[i]; s < e1; s++) {                                          \
+            const float kept = trace[s] * decay;                                             \
+            trace[s] = MADD(a, at_post[post[s]], kept);                                      \
+        }                                                                                    \
+    }                                                                                        \
+}
+DECAY_OUTER(decay_outer_plain, , PLAIN)
+DECAY_OUTER(decay_outer_fused, FUSED_TARGET, FUSED)
+
+void encephagen_decay_outer(float *trace, const int64_t *row_ptr, const int32_t *post, int64_t n,
+                            const float *pre, const float *at_post, float decay, int fused)
+{
+    if (fused) decay_outer_fused(trace, row_ptr, post, n, pre, at_post, decay);
+    else decay_outer_plain(trace, row_ptr, post, n, pre, at_post, decay);
+}
+
+/* For every z[k * n + i] != 0 (k < steps, in that order): trace[s] += q[k * n + post[s]] * scale
+   over the synapses s of row i. */
+#define SPIKE_ROWS(NAME, ATTR, MADD)                                                          \
+ATTR static void NAME(float *trace, const int64_t *row_ptr, const int32_t *post, int64_t n,  \
+                      const uint8_t *z, int64_t steps, const float *q, float scale)          \
+{                                                                                            \
+    for (int64_t k = 0; k < steps; k++) {                                                    \
+        const uint8_t *zk = z + k * n;                                                       \
+        const float *qk = q + k * n;                                                         \
+        for (int64_t i = 0; i < n; ) {                                                       \
+            if (i + 8 <= n) {                                                                \
+                uint64_t word;                                                               \
+                memcpy(&word, zk + i, 8);                                                    \
+                if (word == 0) { i += 8; continue; }                                         \
+            }                                                                                \
+            if (zk[i]) {                                                                     \
+                const int64_t e1 = row_ptr[i + 1];                                           \
+                for (int64_t s = row_ptr[i]; s < e1; s++)                                    \
+                    trace[s] = MADD(qk[post[s]], scale, trace[s]);                           \
+            }                                                                                \
+            i++;                                                                             \
+        }                                                                                    \
+    }                                                                                        \
+}
+SPIKE_ROWS(spike_rows_plain, , PLAIN)
+SPIKE_ROWS(spike_rows_fused, FUSED_TARGET, FUSED)
+
+void encephagen_spike_rows(float *trace, const int64_t *row_ptr, const int32_t *post, int64_t n,
+                           const uint8_t *z, int64_t steps, const float *q, float scale, int fused)
+{
+    if (fused) spike_rows_fused(trace, row_ptr, post, n, z, steps, q, scale);
+    else spike_rows_plain(trace, row_ptr, post, n, z, steps, q, scale);
+}
+"""
+_P, _I64, _F32, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
+_FOLD_FUNCTIONS = {
+    "encephagen_fold_has_fma": (_INT, []),
+    "encephagen_decay_outer": (None, [_P, _P, _P, _I64, _P, _P, _F32, _INT]),
+    "encephagen_spike_rows": (None, [_P, _P, _P, _I64, _P, _I64, _P, _F32, _INT]),
+}
+
+
+def _torch_fuses() -> tuple[bool | None, bool | None]:
+    """Whether torch's CPU ``addcmul_`` and ``index_add_(alpha=...)`` round ``a*b + c`` once (fused).
+
+    ``a = b = 1 + 2^-23``, ``c = -(1 + 2^-22)``: rounded twice, ``a*b + c`` is
+    0; fused it is ``2^-46``. Probed over 67 elements (vector body and scalar
+    tail); ``None`` when they disagree (then the C loop cannot match).
+    """
+    a = torch.full((67,), 1.0 + 2.0**-23, dtype=torch.float32)
+    c = -(1.0 + 2.0**-22)
+    twice, once = 0.0, 2.0**-46
+
+    def verdict(x: torch.Tensor) -> bool | None:
+        v = x.double()
+        if bool((v == once).all()):
+            return True
+        return False if bool((v == twice).all()) else None
+
+    dense = verdict(torch.full((67,), c, dtype=torch.float32).addcmul_(a, a))
+    spikes = verdict(torch.full((67,), c, dtype=torch.float32).index_add_(0, torch.arange(67), a, alpha=float(a[0])))
+    return dense, spikes
+
+
+_FUSES: tuple[bool | None, bool | None] | None = None
+
+
+class BlockFold:
+    """The two passes that fold a block of buffered steps into a per-synapse trace.
+
+    - :meth:`decay_outer`: ``trace = decay * trace + pre[pre(s)] * at_post[post(s)]``
+      over all synapses (the part every synapse gets);
+    - :meth:`spike_rows`: for each buffered spike of neuron ``i`` at block step
+      ``k``, ``trace[s] += scale * q[k, post(s)]`` over ``i``'s outgoing
+      synapses (the part only the neurons that spiked get).
+
+    On the CPU, for float32 traces, both run as one C loop each
+    (:func:`encephagen.engine.native.build`) instead of a dozen torch passes;
+    without a C compiler (or with ``ENCEPHAGEN_NO_NATIVE`` set) the torch path
+    runs. The floats are the same either way: the C loops round every
+    product and sum as the torch kernels do and add in the same order (tested).
+    """
+
+    def __init__(self, network: Any, chunks: SynapseChunks) -> None:
+        global _FUSES
+        self.net, self.chunks = network, chunks
+        self.row_ptr = network.row_ptr.contiguous()
+        self.post = network.post.contiguous()
+        cpu = network.device.type == "cpu" and self.row_ptr.dtype == torch.int64 and self.post.dtype == torch.int32
+        self.lib = build_native("fold", _FOLD_SOURCE, _FOLD_FUNCTIONS) if cpu else None
+        #: Per pass, ``None`` (torch) or whether the C loop fuses its multiply-add.
+        self.dense_fused: bool | None = None
+        self.spike_fused: bool | None = None
+        if self.lib is not None:
+            if _FUSES is None:
+                _FUSES = _torch_fuses()
+            fma = bool(self.lib.encephagen_fold_has_fma())
+            self.dense_fused, self.spike_fused = (f if f is not True or fma else None for f in _FUSES)
+
+    def _native(self, *tensors: torch.Tensor) -> bool:
+        return all(t.dtype in (torch.float32, torch.bool) and t.device.type == "cpu" and t.is_contiguous() for t in tensors)
+
+    def decay_outer(self, trace: torch.Tensor, decay: float, pre: torch.Tensor, at_post: torch.Tensor) -> None:
+        """``trace = decay * trace + pre[pre(s)] * at_post[post(s)]`` in place (``pre``, ``at_post``: ``(N,)``)."""
+        if (self.dense_fused is not None and self._native(trace, pre, at_post)
+                and trace.dtype == pre.dtype == at_post.dtype == torch.float32):
+            self.lib.encephagen_decay_outer(trace.data_ptr(), self.row_ptr.data_ptr(), self.post.data_ptr(),
+                                            pre.shape[0], pre.data_ptr(), at_post.data_ptr(), decay,
+                                            int(self.dense_fused))
+            return
+        for ch in self.chunks.chunks:
+            tc = trace[ch[2] : ch[3]]
+            tc.mul_(decay).addcmul_(self.chunks.pre(pre, ch), at_post.index_select(0, self.chunks.post_of(ch)))
+
+    def spike_rows(self, z: torch.Tensor, targets: Sequence[tuple[torch.Tensor, torch.Tensor]], scale: float = 1.0) -> None:
+        """For every spike ``z[k, i]`` (bool ``(steps, N)``) and each ``(trace, q)`` of ``targets``
+        (``q``: ``(steps, N)``): ``trace[s] += scale * q[k, post(s)]`` over neuron ``i``'s synapses."""
+        steps, n = z.shape
+        if (self.spike_fused is not None and z.dtype == torch.bool
+                and all(self._native(z, t, q) and t.dtype == q.dtype == torch.float32 for t, q in targets)):
+            for t, q in targets:
+                self.lib.encephagen_spike_rows(t.data_ptr(), self.row_ptr.data_ptr(), self.post.data_ptr(), n,
+                                               z.data_ptr(), steps, q.data_ptr(), scale, int(self.spike_fused))
+            return
+        when, rows = z.nonzero(as_tuple=True)
+        if rows.numel() == 0:
+            return
+        syn, owner = expand_rows(self.net.row_ptr, rows)
+        flat = when.index_select(0, owner).mul_(n).add_(self.net.post.index_select(0, syn))
+        for t, q in targets:
+            t.index_add_(0, syn, q.reshape(-1).index_select(0, flat), alpha=scale)
 
 
 # -- the weight update ------------------------------------------------------------------

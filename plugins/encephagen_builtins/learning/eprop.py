@@ -33,13 +33,13 @@ from encephagen.errors import ConfigError
 from encephagen_builtins.learning.common import (
     BASELINE_ORDERS,
     PLASTIC_CHOICES,
+    BlockFold,
     WeightWriter,
     as_float_map,
     bounds_ordered,
     check_bounds,
     coef,
     decay_pair,
-    expand_rows,
     finite,
     float_map,
     network_constant,
@@ -133,6 +133,7 @@ class EPropLearner:
         self.slope = coef(rule.gamma / self.v_thr, dtype)
         self.writer = WeightWriter.for_rule(network, rule)
         self.chunks = self.writer.chunks
+        self.fold = BlockFold(network, self.chunks)
         if rule.adaptive:
             self.beta = network_constant(network, "beta", zero_ok=True)
             self.rho, _ = decay_pair(dt, network_constant(network, "tau_a"), dtype)
@@ -236,10 +237,8 @@ class EPropLearner:
         return qe, qa, h, mk
 
     def _dense_pass(self, decay: float, p_post: torch.Tensor) -> None:
-        """``e_filt = decay * e_filt + zb0[pre] * p_post[post]`` chunk by chunk."""
-        for ch in self.chunks.chunks:
-            ec = self.e_filt[ch[2] : ch[3]]
-            ec.mul_(decay).addcmul_(self.chunks.pre(self._zb0, ch), p_post.index_select(0, self.chunks.post_of(ch)))
+        """``e_filt = decay * e_filt + zb0[pre] * p_post[post]``."""
+        self.fold.decay_outer(self.e_filt, decay, self._zb0, p_post)
 
     def _dense_pass_alif(
         self, decay: float, pe: torch.Tensor, pa: torch.Tensor, g0: torch.Tensor, m_tot: torch.Tensor
@@ -256,13 +255,7 @@ class EPropLearner:
 
     def _spike_pass(self, steps: int, targets: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Add ``(1-alpha) * Q(s)[post]`` to the outgoing synapses of every neuron that spiked at block step ``s``."""
-        when, rows = self._z[:steps].nonzero(as_tuple=True)
-        if rows.numel() == 0:
-            return
-        syn, owner = expand_rows(self.net.row_ptr, rows)
-        flat = when.index_select(0, owner).mul_(self.z_bar.shape[0]).add_(self.net.post.index_select(0, syn))
-        for target, q in targets:
-            target.index_add_(0, syn, q.reshape(-1).index_select(0, flat), alpha=self.c_alpha)
+        self.fold.spike_rows(self._z[:steps], targets, self.c_alpha)
 
     # -- the task's calls -------------------------------------------------------------
     def snapshot(self) -> None:

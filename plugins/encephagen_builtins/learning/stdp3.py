@@ -34,7 +34,7 @@ from encephagen_builtins.learning.common import (
     bounds_ordered,
     check_bounds,
     decay_pair,
-    expand_rows,
+    BlockFold,
     finite,
     float_map,
     reward_snapshot_or_live,
@@ -106,6 +106,7 @@ class STDP3Learner:
         self.kappa, _ = decay_pair(dt, rule.tau_e, dtype)
         self.writer = WeightWriter.for_rule(network, rule)
         self.chunks = self.writer.chunks
+        self.fold = BlockFold(network, self.chunks)
         self.x = torch.zeros(n, dtype=dtype, device=dev)
         self.y = torch.zeros(n, dtype=dtype, device=dev)
         self.c = torch.zeros(e, dtype=dtype, device=dev)
@@ -156,15 +157,8 @@ class STDP3Learner:
             q[s].mul_(-am * w).add_(g, alpha=ap)
             g.mul_(dp).add_(zf[s], alpha=dp * w)
         g.mul_(ap)
-        decay = self.kappa**steps
-        for ch in self.chunks.chunks:
-            cc = self.c[ch[2] : ch[3]]
-            cc.mul_(decay).addcmul_(self.chunks.pre(self._x0, ch), g.index_select(0, self.chunks.post_of(ch)))
-        when, rows = self._z[:steps].nonzero(as_tuple=True)
-        if rows.numel():
-            syn, owner = expand_rows(self.net.row_ptr, rows)
-            flat = when.index_select(0, owner).mul_(self.x.shape[0]).add_(self.net.post.index_select(0, syn))
-            self.c.index_add_(0, syn, q.reshape(-1).index_select(0, flat))
+        self.fold.decay_outer(self.c, self.kappa**steps, self._x0, g)
+        self.fold.spike_rows(self._z[:steps], [(self.c, q)])
 
     def snapshot(self) -> None:
         """Copy ``c`` for the next :meth:`reward` (a no-op for variant ``continuous``)."""
