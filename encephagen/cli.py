@@ -74,9 +74,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with Store(out / STORE_NAME) as store:
         counts = store.counts()
+        machine = store.retryable_failures()
     total = sum(counts.values())
     if counts["failed"] or counts["pending"] or counts["running"]:
-        parts = [f"{counts['failed']} failed"] if counts["failed"] else []
+        why = f" ({machine} for reasons of this machine, such as memory: the next run retries those)" if machine else ""
+        parts = [f"{counts['failed']} failed{why}"] if counts["failed"] else []
         unfinished = counts["pending"] + counts["running"]
         parts += [f"{unfinished} not run (rerun the same command to run them)"] if unfinished else []
         print(
@@ -89,9 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from encephagen.exports import regenerate_report
-
-    from encephagen.exports import results_of
+    from encephagen.exports import regenerate_report, results_of
 
     path = regenerate_report(Path(args.dir))
     counts = results_of(Path(args.dir)).counts

@@ -7,10 +7,11 @@ Time per brain is ``overhead + plain_steps * t_plain + learning_steps * t_learn`
 - ``overhead = 1 s`` per brain (building it; a fresh process also compiles the neuron update once),
 
 constants fitted to whole studies at the reference size on one core of the
-2-core development machine (one torch thread per worker): the 72 brains of
-``experiments/structure_x_learning.yaml`` ran at about 18 s per e-prop
-brain (28,800 plain + 49,500 learning steps, 1.29 M synapses) and 5 s per
-brain without learning (78,300 steps). The cost of a step grows with the
+2-core development machine (one torch thread per worker, two workers): the
+20 brains of ``experiments/exp22_eprop.yaml`` ran at about 14 s per e-prop
+brain (28,800 plain + 49,500 learning steps, 1.29 M synapses), and the
+brains of ``experiments/structure_x_learning.yaml`` without learning at
+about 5 s (78,300 steps). The cost of a step grows with the
 firing rate, which is not known before a run: small brains (tens of neurons
 per region) fire faster and run up to about 4x slower than estimated.
 Learning steps are costed as e-prop's, the slowest built-in rule; the
@@ -30,9 +31,11 @@ from encephagen.interfaces import CountsSteps
 from encephagen.study import Plan, cell_info
 
 T_PLAIN = (4e-5, 2.5e-11)
-T_LEARN = (3e-5, 1.55e-10)
+T_LEARN = (3e-5, 9.5e-11)
 OVERHEAD_S = 1.0
 LEARNER_BYTES_PER_SYNAPSE = 8
+#: Most steps one brain may run (about 28 h on one core at the reference size without learning).
+MAX_STEPS_PER_BRAIN = 10**9
 
 
 @attrs.frozen
@@ -119,23 +122,35 @@ def describe(plan: Plan, workers: int = 1) -> list[str]:
     return lines
 
 
-
 def check_fits(plan: Plan) -> None:
-    """Refuse a study one of whose brains cannot fit this machine's memory, before anything is allocated.
+    """Refuse, before anything is allocated, a study one of whose brains cannot fit this machine's memory
+    or would run more than :data:`MAX_STEPS_PER_BRAIN` steps.
 
-    :raises ConfigError: at ``brain.neurons_per_region`` (and the cell, when a factor or condition sets it).
+    :raises ConfigError: at ``brain.neurons_per_region`` (memory) or at the
+        protocol task with the most steps (and the cell, when a factor or
+        condition sets what makes it too big).
     """
-    from encephagen.engine.memory import available_bytes, format_bytes
-    from encephagen.errors import ConfigError
-
     import torch
 
+    from encephagen.engine.memory import available_bytes, format_bytes
+    from encephagen.errors import ConfigError
+    from encephagen.replicate import task_labels
+
     have = available_bytes(torch.device("cpu"))
-    if have is None:
-        return
     for cell, e in zip(plan.cells, estimate(plan)):
+        if e.steps is not None and sum(e.steps) > MAX_STEPS_PER_BRAIN:
+            rule = cell.study.learning_rule is not None
+            counts = [sum(t.step_counts(rule)) if isinstance(t, CountsSteps) else 0 for t in cell.study.protocol]
+            i = max(range(len(counts)), key=counts.__getitem__)
+            label = task_labels(cell.study.protocol)[i]
+            where = "" if cell.study.protocol == plan.study.protocol else f" in cell {cell.key}"
+            raise ConfigError.at(
+                f"protocol[{i}]",
+                f"one brain{where} would run {sum(e.steps):,} steps ({label}: {counts[i]:,}; ~{_seconds(e.seconds or 0)} "
+                f"on one core), more than the {MAX_STEPS_PER_BRAIN:,} a brain may run; lower this task's steps or trials",
+            )
         need = e.bytes * plan.study.brain.batch
-        if need > have:
+        if have is not None and need > have:
             where = "" if cell.study.brain == plan.study.brain else f" (cell {cell.key})"
             raise ConfigError.at(
                 "brain.neurons_per_region",

@@ -24,6 +24,7 @@ import numpy as np
 from encephagen.config import Study
 from encephagen.connectome import Connectome
 from encephagen.errors import ConfigError, EncephagenError
+from encephagen.progress import reporting
 from encephagen.registry import Registry
 from encephagen.results import ReplicateFailed, ReplicateResult
 from encephagen.store import utc_now
@@ -51,6 +52,8 @@ class Outcome:
     :ivar detail: the traceback of a failure (empty otherwise).
     :ivar started: ISO 8601 UTC time the replicate started in the worker.
     :ivar seconds: wall time in the worker (s).
+    :ivar retryable: the failure is the machine's, not the replicate's (see
+        :func:`environment_failure`); the next run tries it again.
     """
 
     replicate: Replicate
@@ -60,6 +63,30 @@ class Outcome:
     started: str
     finished: str
     seconds: float
+    retryable: bool = False
+
+
+def environment_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says this machine could not run the replicate:
+    out of memory (host or GPU), a GPU that is missing or failed, a full disk. Such a failure is not the
+    replicate's: it is stored as failed but retryable, and the next run tries it again."""
+    import errno
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.ENOMEM, errno.EDQUOT):
+            return True
+        if isinstance(exc, (RuntimeError, AssertionError)) and any(
+            m in text for m in ("CUDA error", "CUDA out of memory", "no CUDA GPUs are available",
+                                "Torch not compiled with CUDA enabled", "Found no NVIDIA driver")
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _invalid_result(result: Any, replicate: Replicate) -> str:
@@ -113,21 +140,23 @@ def execute(replicate_fn: ReplicateFn, study: Study, connectome: Connectome, rep
     t0 = time.perf_counter()
     result: ReplicateResult | None = None
     error = detail = ""
+    retryable = False
     try:
-        result = replicate_fn(study, connectome, replicate)
+        with reporting([replicate]):  # its file names the replicate until it ends (see encephagen.progress)
+            result = replicate_fn(study, connectome, replicate)
         error = _invalid_result(result, replicate)
     except ReplicateFailed as exc:
-        error, detail = exc.reason, traceback.format_exc()
+        error, detail, retryable = exc.reason, traceback.format_exc(), environment_failure(exc)
     except SystemExit as exc:  # a plugin that calls sys.exit() fails its replicate, not the study
         error, detail = f"the replicate called sys.exit({exc.code!r}) {_where(exc)}", traceback.format_exc()
     except Exception as exc:  # noqa: BLE001 - any plugin error fails this replicate only
-        error, detail = reason(exc), traceback.format_exc()
+        error, detail, retryable = reason(exc), traceback.format_exc(), environment_failure(exc)
     seconds = time.perf_counter() - t0
     if error:
         result = None
     elif result is not None and not result.seconds:
         result = attrs.evolve(result, seconds=seconds)
-    return Outcome(replicate, result, error, detail, started, utc_now(), seconds)
+    return Outcome(replicate, result, error, detail, started, utc_now(), seconds, retryable)
 
 
 def execute_batch(study: Study, connectome: Connectome, replicates: tuple[Replicate, ...]) -> list[Outcome]:
@@ -142,19 +171,21 @@ def execute_batch(study: Study, connectome: Connectome, replicates: tuple[Replic
     results: list[ReplicateResult | None] = [None] * len(replicates)
     errors = [""] * len(replicates)
     detail = ""
+    retryable = False
     try:
-        results = list(run_replicates(study, connectome, replicates))
+        with reporting(replicates):
+            results = list(run_replicates(study, connectome, replicates))
         errors = [_invalid_result(res, rep) for res, rep in zip(results, replicates)]
     except ReplicateFailed as exc:
-        errors, detail = [exc.reason] * len(replicates), traceback.format_exc()
+        errors, detail, retryable = [exc.reason] * len(replicates), traceback.format_exc(), environment_failure(exc)
     except SystemExit as exc:
         errors, detail = [f"the replicate called sys.exit({exc.code!r}) {_where(exc)}"] * len(replicates), traceback.format_exc()
     except Exception as exc:  # noqa: BLE001 - any plugin error fails this batch only
-        errors, detail = [reason(exc)] * len(replicates), traceback.format_exc()
+        errors, detail, retryable = [reason(exc)] * len(replicates), traceback.format_exc(), environment_failure(exc)
     seconds = (time.perf_counter() - t0) / len(replicates)
     finished = utc_now()
     return [
-        Outcome(rep, None if err else res, err, detail if err else "", started, finished, seconds)
+        Outcome(rep, None if err else res, err, detail if err else "", started, finished, seconds, bool(err) and retryable)
         for rep, res, err in zip(replicates, results, errors)
     ]
 
@@ -315,7 +346,7 @@ class Progress:
         from encephagen.progress import describe_board, read_board
 
         while not self._stop.wait(1.0):
-            states = read_board(board)
+            states = read_board(board, alive_only=True)
             if states:
                 self.bar.set_postfix_str(describe_board(states))
 

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +31,23 @@ INTERVAL_S = 0.5
 class Reporter:
     """What one process writes: the brains it runs, the task, steps done of planned.
 
+    The file is written as soon as the brains start and removed when they end
+    (finished, failed or interrupted), so a file left behind names brains whose
+    process died under them (:func:`read_board` lists them on the next run).
+
     :param names: the brains simulated together (``rewired/coupling=low #3``).
+    :param keys: their ``(cell, replicate index)`` pairs, in the same order.
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], keys: Sequence[tuple[str, int]] = ()) -> None:
         where = os.environ.get(PROGRESS_ENV)
         self.path = Path(where) / f"{os.getpid()}.json" if where else None
         self.names = list(names)
+        self.keys = [[str(c), int(i)] for c, i in keys]
         self.task = ""
         self.done = self.planned = 0
         self._last = 0.0
+        self._write(force=True)
 
     def start(self, task: str, planned: int) -> None:
         """A task begins: ``planned`` steps (0 when the task cannot say)."""
@@ -63,11 +70,35 @@ class Reporter:
         if self.path is None or (not force and now - self._last < INTERVAL_S):
             return
         self._last = now
-        state = {"brains": self.names, "task": self.task, "done": self.done, "planned": self.planned}
+        state = {"brains": self.names, "keys": self.keys, "task": self.task, "done": self.done, "planned": self.planned}
         tmp = self.path.with_suffix(".tmp")
         with _best_effort():
             tmp.write_text(json.dumps(state), encoding="utf-8")
             os.replace(tmp, self.path)
+
+
+_OPEN: Reporter | None = None
+
+
+@contextlib.contextmanager
+def reporting(replicates: Sequence[Any]) -> Iterator[Reporter]:
+    """The reporter of the brains (replicates with ``cell`` and ``index``) this process runs now.
+
+    The outermost caller opens it (the runner's :func:`encephagen.execution.execute`,
+    or :func:`encephagen.replicate.run_replicates` called alone) and closes it
+    at the end; inner callers get the same one.
+    """
+    global _OPEN
+    if _OPEN is not None:
+        yield _OPEN
+        return
+    rep = Reporter([f"{r.cell} #{r.index}" for r in replicates], [(r.cell, r.index) for r in replicates])
+    _OPEN = rep
+    try:
+        yield rep
+    finally:
+        _OPEN = None
+        rep.close()
 
 
 def _best_effort() -> contextlib.AbstractContextManager[None]:
@@ -76,18 +107,49 @@ def _best_effort() -> contextlib.AbstractContextManager[None]:
     return contextlib.suppress(OSError)
 
 
-def read_board(directory: Path) -> list[dict[str, Any]]:
-    """Every running process's state, oldest file first (files being replaced are skipped)."""
+def read_board(directory: Path, alive_only: bool = False) -> list[dict[str, Any]]:
+    """Every process's state, oldest file first (files being replaced are skipped).
+
+    :param alive_only: skip the files of processes that no longer exist (a
+        worker that died mid-brain leaves its file behind).
+    """
     out = []
     try:
         files = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
     except OSError:
         return out
     for f in files:
+        if alive_only and not _alive(f.stem):
+            continue
         try:
-            out.append(json.loads(f.read_text(encoding="utf-8")))
+            state = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        if isinstance(state, dict):
+            out.append(state)
+    return out
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether process ``pid_text`` exists (``True`` when that cannot be told)."""
+    try:
+        os.kill(int(pid_text), 0)
+    except ValueError:
+        return True
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours, or signals are not supported here
+        return True
+    return True
+
+
+def orphaned_keys(directory: Path) -> list[tuple[str, int]]:
+    """The ``(cell, index)`` of every brain named in a file left in ``directory`` (its process died under it)."""
+    out: list[tuple[str, int]] = []
+    for state in read_board(directory):
+        for key in state.get("keys") or []:
+            if isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int):
+                out.append((key[0], key[1]))
     return out
 
 

@@ -22,7 +22,7 @@ from encephagen.connectome import Connectome
 from encephagen.design import labels
 from encephagen.errors import EncephagenError
 from encephagen.interfaces import CountsSteps
-from encephagen.progress import Reporter
+from encephagen.progress import reporting
 from encephagen.results import ReplicateFailed, ReplicateResult
 from encephagen.study import Replicate, stream_rng, stream_seed
 
@@ -86,17 +86,32 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
     :raises ReplicateFailed: exploding activity, non-finite state, or a plugin's
         error; it fails every brain of the batch.
     """
-    from encephagen.engine import build_batch
-    from encephagen.engine.simulate import Brain
-    from encephagen_builtins.tasks import TaskContext
-
     t0 = time.perf_counter()
     names = [f"{r.cell} #{r.index}" for r in replicates]
     if len({r.cell for r in replicates}) != 1:
         raise ValueError(f"a batch holds replicates of one cell, got {names}")
     condition = next(c for c in study.conditions if c.name == replicates[0].condition)
     seeds = [r.seed for r in replicates]
-    reporter = Reporter(names)
+    with reporting(replicates) as reporter:
+        network, metrics, series = _simulate(study, connectome, condition, seeds, names, reporter)
+    seconds = (time.perf_counter() - t0) / len(seeds)
+    return [
+        ReplicateResult(
+            condition=r.condition, replicate=r.index, seed=r.seed, metrics=metrics[b], series=series[b],
+            seconds=seconds, device=str(network.device),
+        )
+        for b, r in enumerate(replicates)
+    ]
+
+
+def _simulate(
+    study: Study, connectome: Connectome, condition: Any, seeds: list[int], names: list[str], reporter: Any
+) -> tuple[Any, list[dict[str, dict[str, float]]], list[dict[str, dict[str, list[float]]]]]:
+    """Build the batch of ``seeds`` and run the protocol: ``(network, metrics, series)`` per brain."""
+    from encephagen.engine import build_batch
+    from encephagen.engine.simulate import Brain
+    from encephagen_builtins.tasks import TaskContext
+
     try:
         conns = [connectome] * len(seeds)
         if condition.null_model is not None:
@@ -131,16 +146,7 @@ def run_replicates(study: Study, connectome: Connectome, replicates: Sequence[Re
         raise
     except EncephagenError as exc:
         raise ReplicateFailed("; ".join(exc.lines())) from exc
-    finally:
-        reporter.close()
-    seconds = (time.perf_counter() - t0) / len(seeds)
-    return [
-        ReplicateResult(
-            condition=r.condition, replicate=r.index, seed=r.seed, metrics=metrics[b], series=series[b],
-            seconds=seconds, device=str(network.device),
-        )
-        for b, r in enumerate(replicates)
-    ]
+    return network, metrics, series
 
 
 def _draw(model: Any, connectome: Connectome, rng: np.random.Generator) -> Connectome:

@@ -192,26 +192,50 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 @contextmanager
-def _progress_board(out: Path) -> Iterator[Path]:
-    """``OUT/.progress/``, emptied, named in the environment that worker processes inherit (see encephagen.progress)."""
+def _progress_board(out: Path) -> Iterator[tuple[Path, list[tuple[str, int]]]]:
+    """``OUT/.progress/``, emptied, named in the environment that worker processes inherit (see encephagen.progress),
+    and the replicates named in files an earlier run left there (its process died while they ran)."""
     import os
     import shutil
 
-    from encephagen.progress import PROGRESS_ENV
+    from encephagen.progress import PROGRESS_ENV, orphaned_keys
 
     board = out / ".progress"
+    orphans = orphaned_keys(board)
     shutil.rmtree(board, ignore_errors=True)
     board.mkdir(exist_ok=True)
     previous = os.environ.get(PROGRESS_ENV)
     os.environ[PROGRESS_ENV] = str(board)
     try:
-        yield board
+        yield board, orphans
     finally:
         if previous is None:
             os.environ.pop(PROGRESS_ENV, None)
         else:
             os.environ[PROGRESS_ENV] = previous
         shutil.rmtree(board, ignore_errors=True)
+
+
+#: Runs that may die under a replicate before it is marked failed (the first may be a kill from outside).
+DEATHS_TO_FAIL = 2
+
+
+def _count_deaths(store: Store, orphans: list[tuple[str, int]], say: Callable[[str], None]) -> None:
+    """Replicates in flight when an earlier run's process died: a note the first time, failed the second."""
+    for (cell, idx), n in store.record_deaths(orphans).items():
+        if n >= DEATHS_TO_FAIL:
+            store.record_failed(
+                cell, idx,
+                f"the run's process died without a word while this replicate ran, {n} runs in a row (it may call "
+                "os._exit, crash the interpreter, or exhaust memory); marked failed so the others can run: run it "
+                "alone with --executor processes to see why, then --retry-failed",
+            )
+            say(f"note: {cell} #{idx} was running each time the last {n} runs died; it is marked failed")
+        else:
+            say(
+                f"note: the last run ended without a word while {cell} #{idx} ran (killed, or the replicate ended "
+                "its process); it runs again, and is marked failed if that run dies under it too"
+            )
 
 
 @contextmanager
@@ -322,11 +346,12 @@ def run_study(
     fn = replicate_fn or default_replicate
 
     messages: list[str] = []
-    with _locked(out), _sigterm_interrupts(), _progress_board(out) as board:
+    with _locked(out), _sigterm_interrupts(), _progress_board(out) as (board, orphans):
         store = _open_store(out, plan, document, text, sets, messages.append)
         progress: Progress | None = None
         lost: list[tuple[Replicate, str]] = []
         try:
+            _count_deaths(store, orphans, messages.append)
             reset = store.reset_unfinished(retry_failed=retry_failed)
             counts = store.counts()
             todo_keys = {(r.cell, r.idx) for r in store.replicates("pending")}
@@ -369,7 +394,7 @@ def run_study(
                     if outcome.error:
                         store.record_failed(
                             rep.cell, rep.index, outcome.error, outcome.detail,
-                            outcome.started, outcome.finished, outcome.seconds,
+                            outcome.started, outcome.finished, outcome.seconds, retryable=outcome.retryable,
                         )
                     else:
                         assert outcome.result is not None

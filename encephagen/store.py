@@ -15,10 +15,13 @@ Tables:
 - ``replicates``: one row per (cell, idx) with its condition, seed and status
   (``pending``, ``running``, ``done``, ``failed``), start and finish times
   (ISO 8601, UTC), wall seconds, device, and for a failure the reason
-  (``error``) and the traceback (``detail``);
+  (``error``), the traceback (``detail``) and whether the failure was the
+  machine's (``retryable``: out of memory, no GPU; the next run retries it);
 - ``metrics``: one value per (cell, replicate, task, metric);
 - ``series``: one JSON list per (cell, replicate, task, name);
-- ``provenance``: key/value text.
+- ``provenance``: key/value text;
+- ``deaths``: per (cell, idx), how many runs died (their process gone
+  without a word) while that replicate ran, and when last.
 
 The database runs in WAL mode and every finished replicate is committed in
 one transaction (its status, metrics and series together), so killing the
@@ -62,6 +65,7 @@ CREATE TABLE IF NOT EXISTS replicates (
     cell TEXT NOT NULL REFERENCES cells(key), idx INTEGER NOT NULL, condition TEXT NOT NULL, seed INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
     started TEXT, finished TEXT, seconds REAL, device TEXT, error TEXT, detail TEXT,
+    retryable INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (cell, idx)
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -74,6 +78,9 @@ CREATE TABLE IF NOT EXISTS series (
     PRIMARY KEY (cell, replicate, task, name)
 );
 CREATE TABLE IF NOT EXISTS provenance (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deaths (
+    cell TEXT NOT NULL, idx INTEGER NOT NULL, count INTEGER NOT NULL, last TEXT NOT NULL, PRIMARY KEY (cell, idx)
+);
 """
 
 
@@ -214,6 +221,8 @@ class Store:
                 "run the study into a new --out directory",
             )
         self._db.executescript(_SCHEMA)
+        if old and "retryable" not in old:  # a store of the release before retryable failures
+            self._db.execute("ALTER TABLE replicates ADD COLUMN retryable INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         """Close the connection (committed data is already on disk)."""
@@ -338,19 +347,22 @@ class Store:
             out[status] = n
         return out
 
-    def reset_unfinished(self, retry_failed: bool = False) -> int:
-        """Put ``running`` replicates (those in flight when a run died) back to pending.
+    def retryable_failures(self) -> int:
+        """How many failed replicates failed for the machine's reasons (the next run retries them)."""
+        return self._db.execute("SELECT COUNT(*) FROM replicates WHERE status = 'failed' AND retryable = 1").fetchone()[0]
 
-        :param retry_failed: also put ``failed`` replicates back to pending.
+    def reset_unfinished(self, retry_failed: bool = False) -> int:
+        """Put ``running`` replicates (those in flight when a run died) and retryable failures back to pending.
+
+        :param retry_failed: also put every other ``failed`` replicate back to pending.
         :returns: how many replicates were reset.
         """
-        statuses = ("running", "failed") if retry_failed else ("running",)
-        marks = ", ".join("?" * len(statuses))
         with self._transaction() as db:
             cur = db.execute(
-                f"UPDATE replicates SET status = 'pending', started = NULL, finished = NULL, seconds = NULL, "
-                f"device = NULL, error = NULL, detail = NULL WHERE status IN ({marks})",
-                statuses,
+                "UPDATE replicates SET status = 'pending', started = NULL, finished = NULL, seconds = NULL, "
+                "device = NULL, error = NULL, detail = NULL, retryable = 0 "
+                "WHERE status = 'running' OR (status = 'failed' AND (retryable = 1 OR ?))",
+                (int(retry_failed),),
             )
             return cur.rowcount
 
@@ -384,6 +396,7 @@ class Store:
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metrics)
             db.executemany("INSERT INTO series VALUES (?, ?, ?, ?, ?)", series)
             self._set_status(db, key, "done", started, finished, result.seconds, result.device, None, None)
+            db.execute("DELETE FROM deaths WHERE cell = ? AND idx = ?", key)
 
     def record_failed(
         self,
@@ -395,11 +408,33 @@ class Store:
         finished: str | None = None,
         seconds: float | None = None,
         device: str | None = None,
+        retryable: bool = False,
     ) -> None:
-        """Mark a replicate of ``cell`` failed with its reason (and traceback in ``detail``)."""
+        """Mark a replicate of ``cell`` failed with its reason (and traceback in ``detail``);
+        ``retryable``: the machine's failure, which the next run tries again."""
         with self._transaction() as db:
             self._clear(db, (cell, idx))
             self._set_status(db, (cell, idx), "failed", started, finished or utc_now(), seconds, device, error, detail)
+            db.execute("UPDATE replicates SET retryable = ? WHERE cell = ? AND idx = ?", (int(retryable), cell, idx))
+            db.execute("DELETE FROM deaths WHERE cell = ? AND idx = ?", (cell, idx))
+
+    def record_deaths(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Count one more run that died while each of these (pending or running) replicates ran.
+
+        :returns: each known key's count so far (keys of finished or unknown replicates are skipped).
+        """
+        out: dict[tuple[str, int], int] = {}
+        with self._transaction() as db:
+            for key in dict.fromkeys(keys):
+                row = db.execute("SELECT status FROM replicates WHERE cell = ? AND idx = ?", key).fetchone()
+                if row is None or row[0] not in ("pending", "running"):
+                    continue
+                db.execute(
+                    "INSERT INTO deaths VALUES (?, ?, 1, ?) ON CONFLICT (cell, idx) DO UPDATE SET count = count + 1, "
+                    "last = excluded.last", (*key, utc_now()),
+                )
+                out[key] = db.execute("SELECT count FROM deaths WHERE cell = ? AND idx = ?", key).fetchone()[0]
+        return out
 
     @staticmethod
     def _clear(db: sqlite3.Connection, key: tuple[str, int]) -> None:
@@ -409,8 +444,8 @@ class Store:
     @staticmethod
     def _set_status(db: sqlite3.Connection, key: tuple[str, int], status: str, *values: object) -> None:
         cur = db.execute(
-            "UPDATE replicates SET status = ?, started = ?, finished = ?, seconds = ?, device = ?, error = ?, detail = ? "
-            "WHERE cell = ? AND idx = ?",
+            "UPDATE replicates SET status = ?, started = ?, finished = ?, seconds = ?, device = ?, error = ?, detail = ?, "
+            "retryable = 0 WHERE cell = ? AND idx = ?",
             (status, *values, *key),
         )
         if cur.rowcount != 1:

@@ -4,7 +4,7 @@ Worker processes (``processes`` and ``dask`` executors) import this module by
 name to unpickle what the tests send them, so everything here lives at
 module level. Run as a script it is the driver of the kill-and-resume test:
 
-    python runner_fakes.py STUDY OUT EXECUTOR SLEEP_S LOG
+    python runner_fakes.py STUDY OUT EXECUTOR SLEEP_S LOG [DIE_CONDITION DIE_INDEX]
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class FakeReplicate:
     :ivar log: a file that gets one ``condition index`` line per call.
     :ivar die: ``(condition, index)`` of a replicate whose worker process
         exits at once (as a segfault or an out-of-memory kill would).
+    :ivar die_anywhere: let ``die`` end the study's own process too (a serial run).
     :ivar exits: ``(condition, index)`` of a replicate that calls ``sys.exit(4)``.
+    :ivar oom: ``(condition, index)`` of a replicate that runs out of memory (``MemoryError``).
     """
 
     sleep: float = 0.0
@@ -61,18 +63,22 @@ class FakeReplicate:
     crash: bool = False
     log: str | None = None
     die: tuple[str, int] | None = None
+    die_anywhere: bool = False
     exits: tuple[str, int] | None = None
+    oom: tuple[str, int] | None = None
 
     def __call__(self, study: Any, connectome: Any, replicate: Any) -> ReplicateResult:
         if self.log is not None:
             with open(self.log, "a", encoding="utf-8") as fh:
                 fh.write(f"{replicate.condition} {replicate.index}\n")
         if self.die == (replicate.condition, replicate.index):
-            if multiprocessing.parent_process() is None:
+            if multiprocessing.parent_process() is None and not self.die_anywhere:
                 raise RuntimeError("FakeReplicate(die=...) only exits worker processes")
             os._exit(3)
         if self.exits == (replicate.condition, replicate.index):
             sys.exit(4)
+        if self.oom == (replicate.condition, replicate.index):
+            raise MemoryError("cannot allocate 2.0 GiB")
         if self.sleep:
             time.sleep(self.sleep)
         if self.fail == (replicate.condition, replicate.index):
@@ -186,8 +192,8 @@ def main(argv: list[str]) -> int:
     """The kill-test driver: run a study with a slow fake replicate."""
     from encephagen.runner import run_study
 
-    study, out, executor, sleep, log = argv
-    fake = FakeReplicate(sleep=float(sleep), log=log)
+    study, out, executor, sleep, log, *die = argv
+    fake = FakeReplicate(sleep=float(sleep), log=log, die=(die[0], int(die[1])) if die else None, die_anywhere=True)
     try:
         run_study(Path(study), Path(out), make_registry(), executor=executor, verbosity=0, replicate_fn=fake)
     except KeyboardInterrupt:

@@ -13,11 +13,12 @@ from encephagen.progress import PROGRESS_ENV, Reporter, describe_board, read_boa
 
 def test_a_reporter_writes_its_state_and_removes_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(PROGRESS_ENV, str(tmp_path))
-    r = Reporter(["rewired #3"])
+    r = Reporter(["rewired #3"], [("rewired", 3)])
+    assert read_board(tmp_path)[0]["keys"] == [["rewired", 3]]  # written at once: a crash before the first task shows
     r.start("conditioning", 49_500)
     r.advance(12_000)  # within the write interval: not written yet
     state = json.loads((tmp_path / f"{os.getpid()}.json").read_text())
-    assert state == {"brains": ["rewired #3"], "task": "conditioning", "done": 0, "planned": 49_500}
+    assert state == {"brains": ["rewired #3"], "keys": [["rewired", 3]], "task": "conditioning", "done": 0, "planned": 49_500}
     r._last = 0.0
     r.advance(500)
     assert read_board(tmp_path)[0]["done"] == 12_500
@@ -43,6 +44,18 @@ def test_a_progress_file_that_cannot_be_written_never_fails_the_brain(tmp_path: 
     r.advance(10)
     r.close()
     assert r.done == 10 and list(tmp_path.iterdir()) == []
+
+
+def test_files_left_by_dead_processes_name_their_brains_and_are_not_shown_as_running(tmp_path: Path) -> None:
+    from encephagen.progress import orphaned_keys
+
+    dead = 2**22 + 12345  # above the default pid_max of 32-bit pid ranges: no such process
+    (tmp_path / f"{dead}.json").write_text(json.dumps({"brains": ["a #1"], "keys": [["a", 1]], "task": "warmup"}))
+    (tmp_path / f"{os.getpid()}.json").write_text(json.dumps({"brains": ["b #0"], "keys": [["b", 0]], "task": "warmup"}))
+    (tmp_path / "garbled.json").write_text(json.dumps({"keys": [["c"], 5, None]}))
+    assert sorted(orphaned_keys(tmp_path)) == [("a", 1), ("b", 0)]  # a new run reads them under its lock
+    shown = [s.get("brains") for s in read_board(tmp_path, alive_only=True)]
+    assert ["b #0"] in shown and ["a #1"] not in shown
 
 
 def test_describe_board_shortens_many_brains() -> None:
@@ -77,6 +90,6 @@ def test_a_simulated_brain_reports_every_task_with_its_planned_steps(tmp_path: P
     last = {}
     for task, done, planned in seen:
         last[task] = (done, planned)
-    assert last == {"warmup": (50, 50), "working_memory": (60, 60)}
+    assert last == {"": (0, 0), "warmup": (50, 50), "working_memory": (60, 60)}  # "": the brain is being built
     assert not list(tmp_path.glob("*.json"))  # removed when the brain finished
     assert np.all(np.diff([d for t, d, _ in seen if t == "warmup"]) >= 0)

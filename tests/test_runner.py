@@ -476,6 +476,74 @@ def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_res
     assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
 
 
+def test_a_failure_of_the_machine_is_retried_by_the_next_run_without_asking(baseline: Path, registry, tmp_path: Path) -> None:
+    """Out of memory is the machine's failure, not the seed's: stored as failed, then rerun by default."""
+    from encephagen.execution import environment_failure
+    from encephagen.results import ReplicateFailed
+
+    assert environment_failure(MemoryError()) and environment_failure(OSError(28, "No space left on device"))
+    wrapped = ReplicateFailed("x")
+    wrapped.__cause__ = RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+    assert environment_failure(wrapped)
+    assert not environment_failure(ValueError("bad parameter")) and not environment_failure(ReplicateFailed("exploded"))
+
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out = tmp_path / "out"
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(oom=("rewired", 1), fail=("connectome", 0)), verbosity=-1)
+    statuses = _statuses(out / "study.sqlite")
+    assert statuses[("rewired", 1)] == "failed" and statuses[("connectome", 0)] == "failed"
+    log = tmp_path / "calls.txt"
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(log=str(log)), verbosity=-1)
+    assert _calls(log) == [("rewired", 1)]  # the machine's failure runs again; the replicate's own does not
+    statuses = _statuses(out / "study.sqlite")
+    assert statuses.pop(("connectome", 0)) == "failed" and set(statuses.values()) == {"done"}
+
+
+def test_a_replicate_that_ends_a_serial_run_is_marked_failed_after_the_second_death(baseline: Path, registry, tmp_path: Path) -> None:
+    """os._exit in a serial run takes the study's process; the next run says so, the one after fails that replicate."""
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out, log = tmp_path / "out", tmp_path / "calls.txt"
+    cmd = [sys.executable, str(FAKES), str(study), str(out), "serial", "0", str(log), "rewired", "1"]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=120) for _ in range(3)]
+    assert [r.returncode for r in runs] == [3, 3, 0], [r.stderr for r in runs]
+    assert "ended without a word while rewired #1 ran" in runs[1].stderr
+    assert "rewired #1 was running each time the last 2 runs died" in runs[2].stderr
+    statuses = _statuses(out / "study.sqlite")
+    assert statuses.pop(("rewired", 1)) == "failed" and set(statuses.values()) == {"done"}
+    error = sqlite3.connect(out / "study.sqlite").execute("SELECT error FROM replicates WHERE idx = 1 AND cell = 'rewired'").fetchone()[0]
+    assert "os._exit" in error and "--retry-failed" in error
+    run_study(study, out, registry, replicate_fn=rf.FakeReplicate(), retry_failed=True, verbosity=-1)
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
+def test_workers_end_when_the_study_process_is_killed(baseline: Path, registry, tmp_path: Path) -> None:
+    """kill -9 of the study's process: its pool workers end within seconds; the rerun resumes exactly."""
+    study = rf.write_study(tmp_path / "study.yaml", replicates=N)
+    out, log = tmp_path / "out", tmp_path / "calls.txt"
+    driver = subprocess.Popen(
+        [sys.executable, str(FAKES), str(study), str(out), "processes", "30.0", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_calls(log)) < 2:
+            assert driver.poll() is None, driver.stderr.read().decode()
+            assert time.monotonic() < deadline, "no replicate started"
+            time.sleep(0.05)
+        children = _descendants(driver.pid)
+        driver.kill()
+        driver.wait()
+    finally:
+        driver.stderr.close()
+    assert children
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)], "worker processes outlived the killed study"
+    run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
 def test_a_script_without_the_main_guard_loses_its_replicates_with_the_reason(tmp_path: Path) -> None:
     """Worker processes re-run an unguarded script; the study says why instead of failing every replicate."""
     script = tmp_path / "unguarded.py"
