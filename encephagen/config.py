@@ -350,7 +350,7 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         if not isinstance(value, Mapping):
             raise TypeError(f"expected a mapping, got {value!r}")
         own = {k: v for k, v in value.items() if k in brain_keys}
-        own.setdefault("neuron", {"kind": "lif"})
+        own.setdefault("neuron", {"kind": registry.default("neuron_model").name})
         delays = own.pop("delays", None)
         brain = brain_fields({**own, "microcircuit": None}, Brain)
         # The microcircuit keys sit directly under `brain:`; structure them

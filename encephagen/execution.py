@@ -272,11 +272,12 @@ def resolve_executor(
     """The executor to use: ``name`` (command line), else the study's, else the default.
 
     ``workers`` overrides the executor's ``workers``; given without any
-    executor it selects ``processes``. The default for a study of more than
-    one brain (``brains``, those left to run) on a machine with more than one
-    usable core is ``processes`` with :func:`default_workers` workers (one
-    torch thread each; ``peak_bytes``, one brain's estimated peak memory,
-    caps them by the available memory); otherwise ``serial``.
+    executor it selects the registry's ``parallel`` executor (the built-in
+    ``processes``). The default for a study of more than one brain
+    (``brains``, those left to run) on a machine with more than one usable
+    core is that executor with :func:`default_workers` workers (one torch
+    thread each; ``peak_bytes``, one brain's estimated peak memory, caps them
+    by the available memory); otherwise the ``in-process`` one (``serial``).
     """
     if name is None and study.executor is not None:
         if workers is None:
@@ -293,9 +294,9 @@ def resolve_executor(
         import torch
 
         n = default_workers(brains, peak_bytes, available_bytes(torch.device("cpu")))
-        name, workers = ("processes", n) if n > 1 else ("serial", None)
+        name, workers = (registry.default("executor", "parallel").name, n) if n > 1 else (registry.default("executor", "in-process").name, None)
     elif name is None:
-        name = "processes"
+        name = registry.default("executor", "parallel").name
     try:
         cls = registry.get("executor", name)
     except EncephagenError as exc:
@@ -303,7 +304,8 @@ def resolve_executor(
     params: dict[str, Any] = {}
     if workers is not None:
         if "workers" not in attrs.fields_dict(cls):
-            raise ConfigError.at("--workers", f"executor {name!r} takes no workers; use processes or dask")
+            with_workers = [e.name for e in registry.entries("executor") if "workers" in attrs.fields_dict(e.cls)]
+            raise ConfigError.at("--workers", f"executor {name!r} takes no workers; use {' or '.join(with_workers) or 'another executor'}")
         params["workers"] = workers
     try:
         return cls(**params)

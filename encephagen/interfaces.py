@@ -1,11 +1,19 @@
 """The protocols that each kind of component implements.
 
 A component is an ``attrs`` class whose fields are its parameters (the study
-file's keys next to ``kind:``) and which carries two class variables:
+file's keys next to ``kind:``) and which carries these class variables:
 
 - ``name``: the ``kind:`` that selects it in a study file;
 - ``summary``: one line for ``encephagen plugins`` (defaults to the first
-  docstring line).
+  docstring line);
+- ``default`` (optional): the role in which the registry picks it when a
+  study names no component of its kind (:data:`DEFAULT_ROLES`).
+
+Each kind's required methods are checked when a plugin registers its
+classes (:func:`encephagen.contract.check_component`); the optional
+capabilities below are small protocols of their own, found with
+``isinstance``, never by signature sniffing. :data:`PLUGIN_API` is the
+version of this contract.
 
 Units follow the reference model: time in ms, potentials in mV (rest 0,
 threshold 20), ``dt`` = 0.1 ms, tensors float32. ``N`` is the number of
@@ -16,8 +24,9 @@ of synapses.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Union, runtime_checkable
 
+import attrs
 import numpy as np
 
 from encephagen.connectome import Connectome
@@ -27,6 +36,16 @@ if TYPE_CHECKING:  # the engine imports torch; keep this module light
 
 #: The component kinds, as named on the command line and in errors.
 KINDS: tuple[str, ...] = ("connectome", "null_model", "neuron_model", "learning_rule", "task", "executor")
+
+#: The version of the plugin contract (this module). It changes when a
+#: required method or its arguments change; ``docs/plugins.md`` says how.
+PLUGIN_API = 1
+
+#: Roles a component may fill by default (its class variable ``default``):
+#: the neuron model of a study that names none, the executor that runs brains
+#: in this process (a study of one brain, one core, or work that cannot be sent
+#: to other processes) and the one that runs them in parallel on this machine.
+DEFAULT_ROLES: dict[str, tuple[str, ...]] = {"neuron_model": ("default",), "executor": ("in-process", "parallel")}
 
 
 @runtime_checkable
@@ -65,13 +84,30 @@ class NullModel(Component, Protocol):
 
 
 @runtime_checkable
+class ChecksInvariants(Protocol):
+    """Optional for a null model: its own check of some declared invariant (e.g. with a tolerance)."""
+
+    def invariant_checks(self) -> Mapping[str, Callable[[Connectome, Connectome], str | None]]:
+        """Invariant name -> ``check(original, surrogate)`` returning a message, or ``None`` when it holds."""
+        ...
+
+
+@runtime_checkable
 class NeuronModel(Component, Protocol):
     """A point-neuron model; ``docs/engine.md`` gives the step order.
 
     ``dynamics(network)`` binds it to a network and returns an object that
     follows :class:`encephagen.engine.dynamics.Dynamics`: per-neuron constants
     and the pure tensor functions of one step, which the engine fuses.
+
+    The constants a learning rule or the runner reads are declared fields:
+    ``v_thr`` (threshold above rest, mV), ``tau_m`` (membrane time constant,
+    ms) and ``t_ref`` (refractory period, ms).
     """
+
+    v_thr: float
+    tau_m: float
+    t_ref: float
 
     def dynamics(self, network: Any) -> Any:
         """The model bound to ``network`` (an :class:`encephagen.engine.Network`)."""
@@ -79,6 +115,24 @@ class NeuronModel(Component, Protocol):
 
     def pseudo_derivative(self, v: "torch.Tensor") -> "torch.Tensor":
         """``psi`` (dimensionless, ``(N,)``) of the spike function at membrane ``v`` (mV)."""
+        ...
+
+
+@runtime_checkable
+class AdaptiveNeuron(Protocol):
+    """Optional for a neuron model with an adaptive threshold ``A = v_thr + beta * a``
+    (what the adaptive e-prop eligibility reads)."""
+
+    beta: float  #: mV per unit of the adaptation trace
+    tau_a: float  #: ms, the adaptation trace's time constant
+
+
+@runtime_checkable
+class NamesGroups(Protocol):
+    """Optional for a neuron model whose parameters name region groups (e.g. where NMDA currents are)."""
+
+    def required_groups(self) -> Mapping[str, tuple[str, ...]]:
+        """Parameter name -> the region groups it names (checked against the connectome at validation)."""
         ...
 
 
@@ -108,28 +162,105 @@ class Learner(Protocol):
 
 
 @runtime_checkable
-class LearningRule(Component, Protocol):
-    """Parameters of a learning rule; :meth:`bind` makes a stateful learner."""
+class Flushes(Protocol):
+    """Optional for a learner that buffers steps: fold them into its state now (before the weights are read)."""
 
-    def bind(self, network: Any) -> Learner:
-        """A learner for ``network`` (an :class:`encephagen.engine.Network`)."""
+    def flush(self) -> None:
+        """Apply every buffered step."""
         ...
+
+
+@runtime_checkable
+class HasTraces(Protocol):
+    """Optional for a learner: its state with the bounds it must stay in (the conformance kit checks them)."""
+
+    def traces(self) -> Mapping[str, tuple["torch.Tensor", float, float]]:
+        """Name -> ``(tensor, low, high)``."""
+        ...
+
+
+@runtime_checkable
+class Windowed(Protocol):
+    """Optional for a learner that counts activity in named windows (e.g. the CS and the US of a trial)."""
+
+    def begin_window(self, name: str) -> None:
+        """Start counting into window ``name``."""
+        ...
+
+    def end_window(self) -> None:
+        """Stop counting."""
+        ...
+
+
+@runtime_checkable
+class LearningRule(Component, Protocol):
+    """Parameters of a learning rule; :meth:`bind` makes a stateful learner.
+
+    ``network`` gives a learner these fields (see
+    :class:`encephagen.engine.network.Network`): ``n_neurons``, ``n_synapses``,
+    ``n_brains``, ``neurons_per_region``, ``dt`` (ms), ``device``, ``row_ptr``
+    (int64 ``(N+1,)``, CSR by presynaptic neuron), ``post`` (int32 ``(E,)``),
+    ``weight`` (float32 ``(E,)``, mV; the one field a learner writes, in
+    place), ``excitatory`` (bool ``(N,)``), ``groups`` (name -> region
+    indices), ``neuron`` (the :class:`NeuronModel`) and the methods
+    ``region_of()``, ``brain_of()``, ``group_mask(name)``.
+    """
+
+    def bind(self, network: Any, generator: "torch.Generator | None" = None) -> Learner:
+        """A learner for ``network``; ``generator`` (seeded from the replicate) is for any random draw it makes."""
+        ...
+
+
+@runtime_checkable
+class ChecksBrain(Protocol):
+    """Optional for a learning rule: refuse at validation, from the brain's parameters alone, a brain that
+    every replicate would refuse (e.g. weight bounds that do not hold the weights)."""
+
+    def check_brain(self, microcircuit: Any, connectome: Connectome) -> None:
+        """Raise :class:`~encephagen.errors.ConfigError` (``ConfigError.at(field, message)``) when it cannot work."""
+        ...
+
+
+@attrs.define
+class TaskContext:
+    """What a task gets besides the brain.
+
+    :ivar learning_rule: the study's rule, or ``None``; ``learning_rule.bind(brain.network)``
+        makes a fresh learner (with its own seeded generator) for a learning phase.
+    :ivar stimulus_rngs: one numpy generator per brain, for stimulus patterns.
+    :ivar series: filled by tasks: ``{name: (B, T) array}`` (learning curves).
+    """
+
+    learning_rule: Any | None
+    stimulus_rngs: list[np.random.Generator]
+    series: dict[str, np.ndarray] = attrs.field(factory=dict)
+
+
+#: What :meth:`Task.run` returns: metric name -> one value per brain of the
+#: batch (a sequence or array of length ``B``); a plain number is accepted
+#: when the batch holds one brain.
+TaskResult = Mapping[str, Union[float, Sequence[float], np.ndarray]]
 
 
 @runtime_checkable
 class Task(Component, Protocol):
     """Drives a brain and returns named metrics.
 
-    ``required_groups`` lets a study fail at validation, before any simulation,
-    when the connectome lacks a group the task needs.
+    ``brain`` is the engine's brain (:class:`encephagen.engine.simulate.Brain`,
+    watched for runaway activity): ``brain.network`` (the fields listed under
+    :class:`LearningRule`), ``brain.run(steps, external=..., learner=...,
+    record=...)`` returning a :class:`~encephagen.engine.simulate.Recording`,
+    and ``brain.n_brains`` brains simulated together. ``required_groups`` lets
+    a study fail at validation, before any simulation, when the connectome
+    lacks a group the task needs.
     """
 
     def required_groups(self) -> tuple[str, ...]:
         """Names of the region groups this task reads or stimulates."""
         ...
 
-    def run(self, brain: Any, context: Any) -> Mapping[str, float]:
-        """Run on ``brain`` (state carried over from earlier tasks) and return metrics."""
+    def run(self, brain: Any, context: TaskContext) -> TaskResult:
+        """Run on ``brain`` (state carried over from earlier tasks) and return one value per brain per metric."""
         ...
 
 

@@ -298,8 +298,9 @@ def checks_for(model: Any) -> dict[str, Check]:
         raise PluginError.at(
             "", f"null model {name!r} declares unknown invariants {unknown}; known: {', '.join(INVARIANTS)}"
         )
-    own = getattr(model, "invariant_checks", None)
-    overrides: Mapping[str, Check] = own() if callable(own) else {}
+    from encephagen.interfaces import ChecksInvariants
+
+    overrides: Mapping[str, Check] = model.invariant_checks() if isinstance(model, ChecksInvariants) else {}
     stray = [n for n in overrides if n not in declared]
     if stray:
         raise PluginError.at(

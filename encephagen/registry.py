@@ -69,32 +69,67 @@ class Entry:
         return f"{self.distribution} {self.version}".strip()
 
 
+@attrs.frozen
+class Broken:
+    """A plugin (or one of its classes) kept out of the registry, and why.
+
+    :ivar distribution: the installed distribution it comes from.
+    :ivar version: that distribution's version.
+    :ivar what: the entry point, hook or class concerned.
+    :ivar reason: one line, saying the fix where there is one.
+    """
+
+    distribution: str
+    version: str
+    what: str
+    reason: str
+
+    def line(self) -> str:
+        """``dist version: what: reason``."""
+        return f"{self.distribution} {self.version}".strip() + f": {self.what}: {self.reason}"
+
+
 class Registry:
-    """Component classes by ``(kind, name)``."""
+    """Component classes by ``(kind, name)``, and the plugins kept out (:attr:`broken`)."""
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._by_kind: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        #: Plugins or classes that could not be registered, in the order found.
+        self.broken: list[Broken] = []
         for e in entries:
             self.add(e)
 
+    def conflict(self, entry: Entry) -> str:
+        """Why ``entry`` cannot be added (its name is taken by another class of its kind), or ""."""
+        known = self._by_kind.get(entry.kind, {}).get(entry.name)
+        if known is None or known.cls is entry.cls:
+            return ""
+        return (
+            f"{KIND_WORDS[entry.kind]} {entry.name!r} is already registered by {known.provider} "
+            f"({known.cls.__module__}.{known.cls.__qualname__}); uninstall one of them or rename one"
+        )
+
     def add(self, entry: Entry) -> None:
-        """Register ``entry``; a duplicate name within its kind is a :class:`PluginError`."""
-        if entry.kind not in self._by_kind:
-            raise PluginError.at("", f"unknown component kind {entry.kind!r}; kinds are {', '.join(KINDS)}")
-        cls = entry.cls
-        if not isinstance(entry.name, str) or not entry.name:
-            raise PluginError.at("", f"{entry.provider}: {cls!r} has no string class variable 'name'")
-        if not attrs.has(cls):
-            raise PluginError.at("", f"{entry.provider}: {KIND_WORDS[entry.kind]} {entry.name!r} must be an attrs class")
-        known = self._by_kind[entry.kind].get(entry.name)
-        if known is not None and known.cls is not cls:
-            raise PluginError.at(
-                "",
-                f"{KIND_WORDS[entry.kind]} {entry.name!r} is registered twice: by {known.provider} "
-                f"({known.cls.__module__}.{known.cls.__qualname__}) and by {entry.provider} "
-                f"({cls.__module__}.{cls.__qualname__}); uninstall one of them or rename one",
-            )
+        """Register ``entry`` (its class checked against its kind's contract); a problem is a :class:`PluginError`."""
+        from encephagen.contract import component_problem
+
+        problem = component_problem(entry.kind, entry.cls) or self.conflict(entry)
+        if not problem and entry.name != entry.cls.name:
+            problem = f"registered as {entry.name!r} but its class variable `name` is {entry.cls.name!r}"
+        if problem:
+            raise PluginError.at("", f"{entry.provider}: {entry.cls!r}: {problem}")
         self._by_kind[entry.kind][entry.name] = entry
+
+    def default(self, kind: str, role: str = "default") -> Entry:
+        """The component of ``kind`` whose class declares ``default = role`` itself (a subclass does not
+        inherit the role; see :data:`encephagen.interfaces.DEFAULT_ROLES`); the built-ins fill every role."""
+        found = [e for e in self.entries(kind) if vars(e.cls).get("default") == role]
+        if len(found) != 1:
+            which = ", ".join(f"{e.name!r} ({e.provider})" for e in found) or "none is installed"
+            raise PluginError.at(
+                "", f"the {role} {KIND_WORDS[kind]} must be exactly one component, found: {which}; name one in the study"
+            )
+        return found[0]
 
     def entry(self, kind: str, name: str) -> Entry:
         """The entry for ``(kind, name)``; an unknown name gets close matches and the full list."""
@@ -109,6 +144,9 @@ class Registry:
         if close:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         msg += f" (available: {', '.join(sorted(table)) or 'none installed'})"
+        dists = sorted({b.distribution for b in self.broken})
+        if dists:
+            msg += f"; broken plugin packages that may provide it: {', '.join(dists)} (see `encephagen plugins`)"
         raise PluginError.at("", msg)
 
     def get(self, kind: str, name: str) -> type:

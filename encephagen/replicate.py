@@ -9,7 +9,6 @@ feedback matrix). The same seed therefore gives the same numbers.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +20,8 @@ from encephagen.config import Study
 from encephagen.connectome import Connectome
 from encephagen.design import labels
 from encephagen.errors import EncephagenError
-from encephagen.interfaces import CountsSteps
+from encephagen.contract import per_brain
+from encephagen.interfaces import CountsSteps, TaskContext
 from encephagen.progress import reporting
 from encephagen.results import ReplicateFailed, ReplicateResult
 from encephagen.study import Replicate, stream_rng, stream_seed
@@ -110,7 +110,6 @@ def _simulate(
     """Build the batch of ``seeds`` and run the protocol: ``(network, metrics, series)`` per brain."""
     from encephagen.engine import build_batch
     from encephagen.engine.simulate import Brain
-    from encephagen_builtins.tasks import TaskContext
 
     try:
         conns = [connectome] * len(seeds)
@@ -121,7 +120,7 @@ def _simulate(
             conns, spec.microcircuit, [stream_rng(s, "wiring") for s in seeds], spec.neuron,
             delays=spec.delays, device=spec.device,
         )
-        t_ref = float(getattr(spec.neuron, "t_ref", network.dt))
+        t_ref = float(spec.neuron.t_ref)  # declared by every neuron model (encephagen.interfaces.NeuronModel)
         brain = WatchedBrain(
             Brain(network, [stream_rng(s, "state") for s in seeds]),
             max_rate_per_step=network.dt / max(t_ref, network.dt),
@@ -137,9 +136,12 @@ def _simulate(
         for label, task in zip(task_labels(study.protocol), study.protocol):
             ctx.series = {}
             reporter.start(label, sum(task.step_counts(study.learning_rule is not None)) if isinstance(task, CountsSteps) else 0)
-            out = task.run(brain, ctx)
+            try:
+                rows = per_brain(label, task.run(brain, ctx), len(seeds))
+            except ValueError as exc:
+                raise ReplicateFailed(str(exc)) from None
             for b in range(len(seeds)):
-                metrics[b][label] = {k: float(np.asarray(v)[b]) for k, v in out.items()}
+                metrics[b][label] = rows[b]
                 if ctx.series:
                     series[b][label] = {k: np.asarray(v)[b].astype(float).tolist() for k, v in ctx.series.items()}
     except ReplicateFailed:
@@ -175,9 +177,7 @@ class _SeededRule:
         self.name = rule.name
 
     def bind(self, network: Any) -> Any:
-        if "generator" in inspect.signature(self.rule.bind).parameters:
-            return self.rule.bind(network, generator=self.generator)
-        return self.rule.bind(network)  # a rule that draws nothing
+        return self.rule.bind(network, self.generator)
 
 
 def _seeded_rule(rule: Any, seed: int) -> Any:

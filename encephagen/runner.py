@@ -378,12 +378,13 @@ def run_study(
                 work: Callable[[Any], Any] = BatchWork(cells) if batched else CellWork(fn, cells)
                 groups = batches_of(todo, study.brain.batch if batched else 1)  # interleaved across cells
                 items: Sequence[Any] = groups if batched else [g[0] for g in groups]
-                if defaulted and chosen.name != "serial" and not _picklable(work):
+                in_process = registry.default("executor", "in-process")
+                if defaulted and type(chosen) is not in_process.cls and not _picklable(work):
                     progress.say(
                         "note: running serially: the replicate function or a component cannot be sent to worker "
                         "processes (defined in a notebook or a script?); put it in a module to run in parallel"
                     )
-                    chosen = registry.get("executor", "serial")()
+                    chosen = in_process.cls()
                 for rep, outcome in outcomes(chosen, work, items, batched):
                     if isinstance(outcome, WorkerDied):  # the replicate took its worker process with it
                         outcome = Outcome(rep, None, outcome.reason, "", utc_now(), utc_now(), 0.0)

@@ -22,6 +22,7 @@ from encephagen.config import UNSET, Study, load_study
 from encephagen.connectome import Connectome
 from encephagen.design import Cell
 from encephagen.errors import ConfigError, EncephagenError
+from encephagen.interfaces import ChecksBrain, NamesGroups
 from encephagen.registry import Registry
 
 #: Sub-streams of a replicate seed, one per use, so that adding a use never
@@ -159,7 +160,7 @@ def check_groups(study: Study, connectomes: dict[str, Connectome]) -> None:
     for cell in study.cells:
         conn = connectomes[cell.key]
         neuron = cell.study.brain.neuron
-        needs = neuron.required_groups() if callable(getattr(neuron, "required_groups", None)) else {}
+        needs = neuron.required_groups() if isinstance(neuron, NamesGroups) else {}
         for param, groups in needs.items():
             for g in groups:
                 if g not in conn.groups:
@@ -224,13 +225,12 @@ def check_rules(study: Study, connectomes: dict[str, Connectome]) -> None:
     seen: set[tuple[str, str, str]] = set()
     for cell in study.cells:
         rule, brain = cell.study.learning_rule, cell.study.brain
-        check = getattr(rule, "check_brain", None)
         key = (repr(rule), repr(brain.microcircuit), connectomes[cell.key].name)
-        if not callable(check) or key in seen:
+        if not isinstance(rule, ChecksBrain) or key in seen:
             continue
         seen.add(key)
         try:
-            check(brain.microcircuit, connectomes[cell.key])
+            rule.check_brain(brain.microcircuit, connectomes[cell.key])
         except EncephagenError as exc:
             err = exc.prefixed("learning_rule")
             own = rule == study.learning_rule and brain == study.brain

@@ -99,14 +99,15 @@ def test_third_party_distribution_is_discovered_listed_and_usable(third_party: P
 @attrs.frozen
 class _NullA:
     name: ClassVar[str] = "same_name"
+    invariants: ClassVar[tuple[str, ...]] = ()
 
     def randomize(self, connectome, rng):  # pragma: no cover - never called
         return connectome
 
 
 @attrs.frozen
-class _NullB:
-    name: ClassVar[str] = "same_name"
+class _NullB(_NullA):
+    pass
 
 
 class _PluginA:
@@ -126,9 +127,11 @@ class _PluginB:
 
 
 def test_duplicate_names_name_both_distributions() -> None:
-    with pytest.raises(PluginError) as err:
-        build_registry(extra=[(_PluginA(), "dist-alpha", "1.0"), (_PluginB(), "dist-beta", "2.0")])
-    msg = str(err.value)
+    """The first (by plugin name) keeps the name; the second is kept out with a line naming both."""
+    reg = build_registry(extra=[(_PluginA(), "dist-alpha", "1.0"), (_PluginB(), "dist-beta", "2.0")])
+    assert reg.get("null_model", "same_name") is _NullA
+    (broken,) = [b for b in reg.broken if b.distribution == "dist-beta"]
+    msg = broken.line()
     assert "same_name" in msg and "dist-alpha 1.0" in msg and "dist-beta 2.0" in msg
 
 
@@ -147,7 +150,7 @@ def test_a_component_must_be_an_attrs_class_with_a_name() -> None:
     with pytest.raises(PluginError, match="attrs class"):
         Registry([Entry("task", "x", NotAttrs, "d", "1")])
     with pytest.raises(PluginError, match="name"):
-        Registry([Entry("task", "", _NullB, "d", "1")])
+        Registry([Entry("null_model", "", _NullB, "d", "1")])
 
 
 def test_a_misspelled_hook_fails_at_start_up() -> None:
@@ -158,15 +161,17 @@ def test_a_misspelled_hook_fails_at_start_up() -> None:
         def encephagen_register_null_model(self):  # missing "s"
             return []
 
-    with pytest.raises(PluginError, match="unknown hook"):
-        build_registry(extra=[(Typo(), "typo-dist", "0.1")])
+    (broken,) = build_registry(extra=[(Typo(), "typo-dist", "0.1")]).broken
+    assert broken.distribution == "typo-dist"
+    assert "not a hook of encephagen; did you mean encephagen_register_null_models?" in broken.reason
 
 
 @pytest.mark.parametrize("hook", sorted(HOOK_KINDS))
 def test_every_hook_registers_its_kind(hook: str) -> None:
+    from contract_fakes import shaped
+
     kind = HOOK_KINDS[hook]
-    cls = attrs.make_class("Probe", {}, frozen=True)
-    cls.name = f"probe_{kind}"
+    cls = shaped(kind, f"probe_{kind}")
 
     class Plugin:
         __name__ = f"probe_{hook}"

@@ -78,6 +78,7 @@ class Serial:
     """Runs every replicate in this process, one after another."""
 
     name: ClassVar[str] = "serial"
+    default: ClassVar[str] = "in-process"
     summary: ClassVar[str] = "One replicate after another in this process (the default on one core or for one brain)."
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
@@ -101,6 +102,7 @@ class Processes:
     """
 
     name: ClassVar[str] = "processes"
+    default: ClassVar[str] = "parallel"
     summary: ClassVar[str] = "A pool of local worker processes (spawn/forkserver, safe with PyTorch), one torch thread each."
 
     workers: int | None = attrs.field(default=None, validator=_WORKERS)

@@ -112,6 +112,7 @@ class LIF:
     """
 
     name: ClassVar[str] = "lif"
+    default: ClassVar[str] = "default"  # the neuron model of a study that names none
     summary: ClassVar[str] = "Leaky integrate-and-fire with AMPA and NMDA currents and Poisson background (reference)."
 
     tau_m: float = attrs.field(default=20.0, validator=_pos())

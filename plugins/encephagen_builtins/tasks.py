@@ -28,6 +28,7 @@ import torch
 
 from encephagen import metrics as M
 from encephagen.connectome import REFERENCE_GROUPS
+from encephagen.interfaces import TaskContext
 
 #: A group and how many of its first regions to use (0 = all of them).
 GroupSpec = Mapping[str, int]
@@ -69,21 +70,6 @@ def _spec_field(default: Mapping[str, int]) -> Any:
 
 
 # -- running the brain --------------------------------------------------------------
-
-
-@attrs.define
-class TaskContext:
-    """What a task gets besides the brain.
-
-    :ivar learning_rule: the study's rule (a fresh learner is bound per
-        learning phase), or ``None``.
-    :ivar stimulus_rngs: one numpy generator per brain, for stimulus patterns.
-    :ivar series: filled by tasks: ``{name: (B, T) array}`` (learning curves).
-    """
-
-    learning_rule: Any | None
-    stimulus_rngs: list[np.random.Generator]
-    series: dict[str, np.ndarray] = attrs.field(factory=dict)
 
 
 def regions_of(brain: Any, spec: Mapping[str, int]) -> list[int]:

@@ -1,0 +1,26 @@
+"""Classes with the shape of a kind's contract, for registry tests (their methods are never called)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from encephagen.contract import REQUIRED, REQUIRED_ATTRIBUTES
+
+
+def _method(name: str, args: tuple[str, ...]) -> Any:
+    params = ", ".join(("self", *(f"{a}=None" if a == "generator" else a for a in args)))
+    namespace: dict[str, Any] = {}
+    exec(f"def {name}({params}):\n    raise AssertionError('a shape-only test component was called')\n", namespace)
+    return namespace[name]
+
+
+def shaped(kind: str, name: str, drop: str = "", **overrides: Any) -> type:
+    """An attrs class named ``name`` with every method and attribute ``kind`` requires (but ``drop``)."""
+    body: dict[str, Any] = {m: _method(m, a) for m, a in REQUIRED[kind].items() if m != drop}
+    body.update({a: () if a == "invariants" else 1.0 for a in REQUIRED_ATTRIBUTES.get(kind, {}) if a != drop})
+    body.update(overrides)
+    cls = attrs.frozen(type(f"Shaped_{kind}", (), body))
+    cls.name = name
+    return cls
