@@ -4,6 +4,10 @@ import pluggy
 
 __version__ = "0.1.0"
 
+#: The version of the plugin contract (:mod:`encephagen.interfaces`); it changes when a
+#: required method, its arguments or a required attribute changes (see docs/plugins.md).
+PLUGIN_API = 1
+
 #: Marker for plugin hook implementations: ``@hookimpl def encephagen_register_...``.
 hookimpl = pluggy.HookimplMarker("encephagen")
 
@@ -37,4 +41,4 @@ def run(study, out=None, *, registry=None, **options):  # type: ignore[no-untype
     return results_of(out)
 
 
-__all__ = ["__version__", "hookimpl", "run"]
+__all__ = ["PLUGIN_API", "__version__", "hookimpl", "run"]

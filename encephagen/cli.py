@@ -8,6 +8,9 @@ Exit codes of ``encephagen run``: 0 when every replicate finished; 3
 (:data:`EXIT_INCOMPLETE`) when some failed or are still pending (lost by the
 executor), with the counts and where the reasons are; 2 for bad input; 1
 for an operating-system error (a full disk), one line; 130 when interrupted.
+``encephagen plugins`` exits with 4 (:data:`EXIT_BROKEN_PLUGINS`) when a
+plugin was left out, after listing why; every other command then warns in
+one line and goes on with the plugins that work.
 """
 
 from __future__ import annotations
@@ -26,12 +29,27 @@ from encephagen.interfaces import KINDS
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
 EXIT_OS = 1
+EXIT_BROKEN_PLUGINS = 4
 
 
-def _registry():  # imported lazily so `--help` stays instant
+_WARNED = False
+
+
+def _registry(warn: bool = True):  # imported lazily so `--help` stays instant
+    """The registry; plugins kept out get one warning line on stderr (``encephagen plugins`` gives the reasons)."""
+    global _WARNED
     from encephagen.plugins import default_registry
 
-    return default_registry()
+    registry = default_registry()
+    if warn and registry.broken and not _WARNED:
+        _WARNED = True
+        dists = sorted({b.distribution for b in registry.broken})
+        print(
+            f"warning: {len(registry.broken)} plugin problem(s) in {', '.join(dists)}; those parts are left out "
+            "(`encephagen plugins` says why)",
+            file=sys.stderr,
+        )
+    return registry
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -107,12 +125,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    entries = _registry().entries(args.kind)
+    registry = _registry(warn=False)
+    entries = registry.entries(args.kind)
     rows = [("kind", "name", "distribution", "version", "summary")]
     rows += [(e.kind, e.name, e.distribution, e.version, e.summary) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    if registry.broken:
+        print(f"broken, left out ({len(registry.broken)}):", file=sys.stderr)
+        for b in registry.broken:
+            print(f"  {b.line()}", file=sys.stderr)
+        print("(ENCEPHAGEN_DISABLE_PLUGINS=name,... leaves a distribution out without this message)", file=sys.stderr)
+        return EXIT_BROKEN_PLUGINS
     return 0
 
 

@@ -10,10 +10,10 @@ file's keys next to ``kind:``) and which carries these class variables:
   study names no component of its kind (:data:`DEFAULT_ROLES`).
 
 Each kind's required methods are checked when a plugin registers its
-classes (:func:`encephagen.contract.check_component`); the optional
+classes (:func:`encephagen.contract.component_problem`); the optional
 capabilities below are small protocols of their own, found with
-``isinstance``, never by signature sniffing. :data:`PLUGIN_API` is the
-version of this contract.
+``isinstance``, never by signature sniffing. ``encephagen.PLUGIN_API`` is
+the version of this contract.
 
 Units follow the reference model: time in ms, potentials in mV (rest 0,
 threshold 20), ``dt`` = 0.1 ms, tensors float32. ``N`` is the number of
@@ -36,10 +36,6 @@ if TYPE_CHECKING:  # the engine imports torch; keep this module light
 
 #: The component kinds, as named on the command line and in errors.
 KINDS: tuple[str, ...] = ("connectome", "null_model", "neuron_model", "learning_rule", "task", "executor")
-
-#: The version of the plugin contract (this module). It changes when a
-#: required method or its arguments change; ``docs/plugins.md`` says how.
-PLUGIN_API = 1
 
 #: Roles a component may fill by default (its class variable ``default``):
 #: the neuron model of a study that names none, the executor that runs brains

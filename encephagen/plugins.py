@@ -21,6 +21,7 @@ Environment:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 from importlib import metadata
@@ -84,6 +85,12 @@ def _hook_problem(plugin: Any) -> str:
             return f"{attr} is not a hook of encephagen{hint}"
         if not hasattr(fn, marker):
             return f"{attr} has no @encephagen.hookimpl, so it would never be called; decorate it"
+        try:
+            params = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            params = []
+        if params:
+            return f"{attr} takes ({', '.join(params)}); registration hooks take no arguments"
     return ""
 
 

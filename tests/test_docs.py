@@ -28,8 +28,13 @@ def test_docs_have_runnable_examples() -> None:
 
 @pytest.mark.parametrize("where,code", BLOCKS, ids=[b[0] for b in BLOCKS])
 def test_runnable_block(where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+    module = types.ModuleType("__docs__")  # a real module, as a script or notebook has (type hints resolve in it)
+    monkeypatch.setitem(sys.modules, "__docs__", module)
+    exec(compile(code, where, "exec"), module.__dict__)
 
 
 def test_study_file_reference_is_generated_from_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from encephagen.engine.network import Network
+from encephagen.interfaces import HasTraces, Windowed
 
 Teach = Callable[[Any], None]
 
@@ -189,7 +190,7 @@ def drive(
     silent: bool = False, teach: Teach | None = None,
 ) -> None:
     """Run one trial on ``learner``: half the steps, ``snapshot()``, the other half, ``teach``."""
-    windows = hasattr(learner, "begin_window") and hasattr(learner, "end_window")
+    windows = isinstance(learner, Windowed)
     half = steps // 2
     acts = random_activity(network, steps, seed, rate=rate, silent=silent)
     for phase, n_steps in (("cs", half), ("us", steps - half)):
@@ -210,7 +211,7 @@ def _reward_one(learner: Any) -> None:
 
 
 def _traces(learner: Any) -> dict[str, tuple[torch.Tensor, float, float]]:
-    fn = getattr(learner, "traces", None)
+    fn = learner.traces if isinstance(learner, HasTraces) else None
     assert callable(fn), (
         f"{type(learner).__name__} exposes no traces(); implement traces() -> {{name: (tensor, low, high)}} "
         "so that its state and bounds can be checked"
@@ -253,7 +254,7 @@ def check_finite_updates(rule: Any, network: Network, *, teach: Teach | None = N
     for seed in range(3):
         drive(learner, net, seed=seed, teach=teach)
         assert bool(torch.isfinite(net.weight).all()), f"non-finite weights after trial {seed}"
-    if hasattr(learner, "traces"):
+    if isinstance(learner, HasTraces):
         for name, (t, _, _) in _traces(learner).items():
             assert bool(torch.isfinite(t.double()).all()), f"trace {name} has non-finite values"
 
@@ -297,7 +298,8 @@ def check_zero_activity_no_hebbian_change(rule: Any, network: Network, *, teach:
 
 
 def check_device_dtype_kept(rule: Any, network: Network, *, teach: Teach | None = None) -> None:
-    """Weights keep their dtype and device, for float32 and float64 networks; traces live on the same device."""
+    """Weights keep their dtype and device, for float32 and float64 networks; traces live on the same device
+    in the network's dtype (or a deliberately smaller float16/bfloat16, such as e-prop's half-precision snapshot)."""
     for dtype in (torch.float32, torch.float64):
         net = copy_network(network)
         net.weight = net.weight.to(dtype)
@@ -305,9 +307,13 @@ def check_device_dtype_kept(rule: Any, network: Network, *, teach: Teach | None 
         drive(learner, net, teach=teach)
         assert net.weight.dtype == dtype, f"weights became {net.weight.dtype} on a {dtype} network"
         assert net.weight.device == network.device, "weights moved to another device"
-        if hasattr(learner, "traces"):
+        if isinstance(learner, HasTraces):
             for name, (t, _, _) in _traces(learner).items():
                 assert t.device == net.device, f"trace {name} lives on {t.device}, the network on {net.device}"
+                if t.is_floating_point():
+                    assert t.dtype == dtype or t.dtype in (torch.float16, torch.bfloat16), (
+                        f"trace {name} is {t.dtype} on a {dtype} network; keep traces in the network's dtype"
+                    )
 
 
 def check_reset_clears_traces(rule: Any, network: Network, *, teach: Teach | None = None) -> None:

@@ -149,6 +149,12 @@ class ChangesDtype(Plain):
         self.net.weight = self.net.weight.to(torch.float16).to(torch.float32 if self.net.weight.dtype == torch.float64 else torch.float64)
 
 
+class WideTrace(Plain):
+    def __init__(self, net: Any) -> None:
+        super().__init__(net)
+        self.x = self.x.to(torch.float64)  # float64 state on a float32 network: twice the memory, other rounding
+
+
 class ActsWhenDetached(Plain):
     def reward(self, r: float) -> None:
         self.net.weight.mul_(1.01)
@@ -167,6 +173,7 @@ class ActsWhenDetached(Plain):
         (Unseeded, check_deterministic, "different weights"),
         (MutatesInput, check_inputs_not_mutated, "changed its inputs"),
         (ChangesDtype, check_device_dtype_kept, "weights became"),
+        (WideTrace, check_device_dtype_kept, "trace x is torch.float64 on a torch.float32 network"),
         (ActsWhenDetached, check_detached_changes_nothing, "without on_step"),
     ],
     ids=lambda x: getattr(x, "__name__", "") if not isinstance(x, str) else "",
