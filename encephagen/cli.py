@@ -124,6 +124,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from encephagen.scaffold import new_plugin
+
+    root = new_plugin(args.kind, args.name, Path(args.dir))
+    print(f"wrote {root}; next: pip install -e \"{root}[test]\" && python -m pytest {root / 'tests'}")
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = _registry(warn=False)
     entries = registry.entries(args.kind)
@@ -224,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dir", help="the --out directory of a run")
     rep.set_defaults(func=cmd_report)
 
+    np_ = sub.add_parser("new-plugin", help="write a pip-installable plugin package whose tests pass as generated")
+    np_.add_argument("kind", metavar="KIND", help="null_model, connectome, task, learning_rule, neuron_model or executor")
+    np_.add_argument("name", metavar="NAME", help="the component's name (its kind: in study files), e.g. lattice")
+    np_.add_argument("--dir", default=".", help="where to write encephagen-NAME/ (default: here)")
+    np_.set_defaults(func=cmd_new_plugin)
     pl = sub.add_parser("plugins", help="list installed components")
     pl.add_argument("--kind", choices=KINDS, help="only this kind")
     pl.set_defaults(func=cmd_plugins)
