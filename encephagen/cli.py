@@ -150,7 +150,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _load_connectome(spec: str):
-    from encephagen.inspect import parse_source_spec
+    from encephagen.connectome_view import parse_source_spec
 
     kind, dataset = parse_source_spec(spec)
     registry = _registry()
@@ -175,7 +175,7 @@ def _load_connectome(spec: str):
 
 
 def cmd_connectome_show(args: argparse.Namespace) -> int:
-    from encephagen.inspect import describe
+    from encephagen.connectome_view import describe
 
     print(describe(_load_connectome(args.source)))
     return 0
@@ -184,7 +184,7 @@ def cmd_connectome_show(args: argparse.Namespace) -> int:
 def cmd_connectome_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from encephagen.inspect import export_npz
+    from encephagen.connectome_view import export_npz
 
     conn = _load_connectome(args.source)
     if args.null:

@@ -179,7 +179,7 @@ class Statistics:
 
 
 @attrs.frozen
-class Brain:
+class BrainSpec:
     """How regions become neurons, and how neurons are simulated.
 
     In the study file the :class:`~encephagen.engine.build.Microcircuit` keys
@@ -229,7 +229,7 @@ class Study:
     protocol: list[Annotated[Any, Kind("task")]] = attrs.field(validator=attrs.validators.min_len(1))
     replicates: int = attrs.field(default=10, validator=_positive_int)
     seed: int = attrs.field(default=0, validator=_non_negative_int)
-    brain: Brain = attrs.field(default=None, metadata={"type": "Brain (see `brain`)", "default": "all defaults"})
+    brain: BrainSpec = attrs.field(default=None, metadata={"type": "Brain (see `brain`)", "default": "all defaults"})
     factors: dict[str, dict[str, Level]] = attrs.field(
         factory=dict, metadata={"type": "mapping of factor -> level -> override (see `factors`)", "default": "none"}
     )
@@ -342,9 +342,9 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
 
     brain_keys = {"neuron", "delays", "device", "batch"}
-    brain_fields = cattrs.gen.make_dict_structure_fn(Brain, conv, _cattrs_forbid_extra_keys=True)
+    brain_fields = cattrs.gen.make_dict_structure_fn(BrainSpec, conv, _cattrs_forbid_extra_keys=True)
 
-    def structure_brain(value: Any, _: type) -> Brain:
+    def structure_brain(value: Any, _: type) -> BrainSpec:
         from encephagen.engine import Delays, Microcircuit
 
         if not isinstance(value, Mapping):
@@ -352,7 +352,7 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         own = {k: v for k, v in value.items() if k in brain_keys}
         own.setdefault("neuron", {"kind": registry.default("neuron_model").name})
         delays = own.pop("delays", None)
-        brain = brain_fields({**own, "microcircuit": None}, Brain)
+        brain = brain_fields({**own, "microcircuit": None}, BrainSpec)
         # The microcircuit keys sit directly under `brain:`; structure them
         # (and `delays:`) with the engine's own classes.
         errors: list[Exception] = []
@@ -370,10 +370,10 @@ def make_converter(registry: Registry) -> cattrs.Converter:
                 exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote("Structuring delays", "delays", Delays)]
                 errors.append(exc)
         if errors:
-            raise ClassValidationError("While structuring Brain", errors, Brain)
+            raise ClassValidationError("While structuring BrainSpec", errors, BrainSpec)
         return attrs.evolve(brain, microcircuit=micro, delays=delays_value)
 
-    conv.register_structure_hook(Brain, structure_brain)
+    conv.register_structure_hook(BrainSpec, structure_brain)
     return conv
 
 
@@ -386,8 +386,8 @@ def _format(exc: BaseException, _type: Any) -> str:
         return f"{exc.sub}\x1f{exc.message}"
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = [a.name for a in attrs.fields(exc.cl) if not a.metadata.get("internal")] if attrs.has(exc.cl) else []
-        if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with Brain's own
-            allowed = [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + allowed
+        if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with BrainSpec's own
+            allowed = [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + allowed
         parts = []
         for key in sorted(exc.extra_fields):
             hint = close_matches(key, allowed)[:1]

@@ -32,6 +32,12 @@ REFERENCE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+def centre_distances(positions: Any) -> np.ndarray:
+    """``(n, n)`` float64 Euclidean distances (mm) between the rows of ``positions`` (``(n, 3)``, mm)."""
+    p = np.asarray(positions, dtype=np.float64)
+    return np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1))
+
+
 def groups_by_substring(
     labels: Sequence[str], patterns: Mapping[str, Sequence[str]]
 ) -> dict[str, tuple[int, ...]]:
@@ -139,6 +145,15 @@ class Connectome:
     def n_regions(self) -> int:
         """Number of regions ``n``."""
         return int(self.weights.shape[0])
+
+    def distances(self) -> np.ndarray:
+        """``(n, n)`` Euclidean distance in mm between region centres (:func:`centre_distances` of ``positions``).
+
+        :raises DataError: at ``positions`` when the connectome has none.
+        """
+        if self.positions is None:
+            raise DataError.at("positions", f"connectome {self.name!r} has no region centres to measure distances")
+        return centre_distances(self.positions)
 
     @property
     def between(self) -> np.ndarray:

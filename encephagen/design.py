@@ -48,7 +48,7 @@ from typing import Annotated, Any
 
 import attrs
 
-from encephagen.config import OVERRIDE_KEYS, UNSET, Brain, Kind, Study
+from encephagen.config import OVERRIDE_KEYS, UNSET, BrainSpec, Kind, Study
 from encephagen.errors import ConfigError, EncephagenError
 
 #: The most brains (cells x replicates) a study may plan.
@@ -60,7 +60,7 @@ Structure = Callable[[Any, Any], Any]
 _NULL_MODEL = Annotated[Any, Kind("null_model")] | None
 _TYPES: dict[str, Any] = {
     "connectome": Annotated[Any, Kind("connectome")],
-    "brain": Brain,
+    "brain": BrainSpec,
     "learning_rule": Annotated[Any, Kind("learning_rule")] | None,
     "protocol": list[Annotated[Any, Kind("task")]],
 }

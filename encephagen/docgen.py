@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from encephagen.config import Brain, Condition, Level, Statistics, Study
+from encephagen.config import BrainSpec, Condition, Level, Statistics, Study
 from encephagen.registry import KIND_WORDS, Registry
 
 _IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
@@ -97,7 +97,7 @@ def study_keys() -> dict[str, list[str]]:
         "conditions[]": [a.name for a in attrs.fields(Condition)],
         "factors": [a.name for a in attrs.fields(Level)],
         "statistics": [a.name for a in attrs.fields(Statistics)],
-        "brain": [a.name for a in attrs.fields(Brain) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
+        "brain": [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
         "brain.delays": [a.name for a in attrs.fields(Delays)],
     }
 
@@ -153,7 +153,7 @@ def render(registry: Registry) -> str:
         "The microcircuit keys sit directly under `brain:` beside `neuron`, `delays`,",
         "`device` and `batch`.",
         "",
-        *fields_table(Brain, skip=("microcircuit",)),
+        *fields_table(BrainSpec, skip=("microcircuit",)),
         *fields_table(Microcircuit)[2:],
         "",
         "## `brain.delays`",

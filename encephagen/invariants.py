@@ -48,8 +48,7 @@ def edge_lengths(connectome: Connectome) -> np.ndarray:
     if connectome.tract_lengths is not None:
         return np.asarray(connectome.tract_lengths, dtype=np.float64)
     if connectome.positions is not None:
-        p = np.asarray(connectome.positions, dtype=np.float64)
-        return np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1))
+        return connectome.distances()
     raise DataError.at(
         "tract_lengths",
         f"connectome {connectome.name!r} has neither tract_lengths nor positions, so edge lengths "

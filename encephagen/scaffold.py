@@ -68,7 +68,7 @@ class {Class}:
         pos = np.stack([50 * np.cos(angle), 50 * np.sin(angle), np.zeros(n)], axis=1)  # mm
         return Connectome(
             weights=w, labels=[f"R{{i}}" for i in range(n)], positions=pos,
-            tract_lengths=np.linalg.norm(pos[:, None] - pos[None], axis=-1),
+            tract_lengths=centre_distances(pos),
             groups={{g: (i,) for i, g in enumerate(REFERENCE_GROUPS)}},
             orientation="rows=sources (generated)",
             provenance=f"{name}: ring lattice of {{n}} regions, {{self.k}} neighbours each; not brain data",
@@ -229,7 +229,7 @@ __all__ = ["{Class}"]
 #: The imports each example needs.
 _IMPORTS: dict[str, str] = {
     "null_model": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import Connectome\n",
-    "connectome": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import REFERENCE_GROUPS, Connectome\n",
+    "connectome": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import REFERENCE_GROUPS, Connectome, centre_distances\n",
     "task": "from typing import Any, ClassVar\n\nimport attrs\n\nfrom encephagen import hookimpl\nfrom encephagen.interfaces import TaskContext, TaskResult\n",
     "learning_rule": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",
     "neuron_model": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",

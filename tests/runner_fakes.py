@@ -190,7 +190,13 @@ def write_study(path: Path, replicates: int = 4, seed: int = 7) -> Path:
 
 def main(argv: list[str]) -> int:
     """The kill-test driver: run a study with a slow fake replicate."""
+    import signal
+
     from encephagen.runner import run_study
+
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it so; the signal tests
+    # interrupt this driver as a terminal would a foreground run, so it takes Ctrl-C as one does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     study, out, executor, sleep, log, *die = argv
     fake = FakeReplicate(sleep=float(sleep), log=log, die=(die[0], int(die[1])) if die else None, die_anywhere=True)

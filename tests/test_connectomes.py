@@ -19,7 +19,7 @@ from scipy.spatial.distance import cdist
 
 from encephagen.connectome import REFERENCE_GROUPS, Connectome
 from encephagen.errors import ConfigError, DataError
-from encephagen.inspect import describe, export_npz, parse_source_spec
+from encephagen.connectome_view import describe, export_npz, parse_source_spec
 from encephagen.interfaces import ConnectomeSource
 from encephagen_builtins.connectomes import (
     AAL2_80,

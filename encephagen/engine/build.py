@@ -156,8 +156,7 @@ class Delays:
             raise DataError.at(
                 "brain.delays.source", f"connectome {connectome.name!r} has no region positions to measure distances"
             )
-        pos = np.asarray(connectome.positions, dtype=np.float64)
-        return np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
+        return connectome.distances()
 
     def steps(self, connectome: Connectome, dt: float) -> np.ndarray:
         """``(n, n)`` int64 delay in steps, 0 on the diagonal."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 
-from encephagen.connectome import Connectome
+from encephagen.connectome import Connectome, centre_distances
 from encephagen.interfaces import KINDS
 
 
@@ -39,7 +39,7 @@ def _example_connectomes() -> list[Connectome]:
                 weights=w,
                 labels=[f"R{i}" for i in range(n)],
                 positions=pos,
-                tract_lengths=np.linalg.norm(pos[:, None] - pos[None], axis=-1),
+                tract_lengths=centre_distances(pos),
                 groups={"a": (0, 1, 2), "b": (5, 6)},
                 name=f"check:{'symmetric' if sym else 'directed'}",
             )

@@ -30,7 +30,7 @@ import attrs
 import numpy as np
 import torch
 
-from encephagen.connectome import REFERENCE_GROUPS, Connectome
+from encephagen.connectome import REFERENCE_GROUPS, Connectome, centre_distances
 from encephagen.contract import component_problem, per_brain
 from encephagen.interfaces import KINDS, CountsSteps, TaskContext
 
@@ -52,7 +52,7 @@ def tiny_connectome(n_regions: int = 12, seed: int = 0) -> Connectome:
         weights=w,
         labels=[f"R{i}" for i in range(n_regions)],
         positions=pos,
-        tract_lengths=np.linalg.norm(pos[:, None] - pos[None], axis=-1),
+        tract_lengths=centre_distances(pos),
         groups={g: (i,) for i, g in enumerate(REFERENCE_GROUPS)},
         name=f"tiny:n{n_regions}-s{seed}",
         orientation="rows=sources (generated)",

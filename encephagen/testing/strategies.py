@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from encephagen.connectome import Connectome
+from encephagen.connectome import Connectome, centre_distances
 
 
 @st.composite
@@ -38,7 +38,7 @@ def connectomes(
     else:
         np.fill_diagonal(w, 0.0)
     pos = rng.normal(0.0, 30.0, size=(n, 3))
-    lengths = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+    lengths = centre_distances(pos)
     half = max(1, n // 2)
     return Connectome(
         weights=w,

@@ -51,7 +51,7 @@ import attrs
 import numpy as np
 from attrs import validators as v
 
-from encephagen.connectome import REFERENCE_GROUPS, Connectome, groups_by_substring
+from encephagen.connectome import REFERENCE_GROUPS, Connectome, centre_distances, groups_by_substring
 from encephagen.errors import DataError
 
 # -- shared helpers --------------------------------------------------------------------
@@ -986,7 +986,7 @@ class SyntheticConnectome:
         np.fill_diagonal(present, False)
         weights = np.where(present, values, 0.0)
         positions = rng.uniform(-50.0, 50.0, size=(n, 3))
-        tract = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=-1)
+        tract = centre_distances(positions)
         labels = _default_labels(n)
         groups = {**spread_groups(n, tuple(REFERENCE_GROUPS)), **resolve_groups(labels, self.groups)}
         kind = "directed" if self.directed else "undirected"

@@ -85,8 +85,7 @@ def pair_distances(connectome: Connectome, distance: str = "auto") -> tuple[np.n
                 f"the geometric null model places edges by distance, but connectome {name!r} has {what}; "
                 "use a connectome source that provides tract lengths or region centres",
             )
-        p = np.asarray(connectome.positions, dtype=np.float64)
-        dist, source = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1)), "centres"
+        dist, source = connectome.distances(), "centres"
     zero = (dist == 0) & ~np.eye(dist.shape[0], dtype=bool)
     if zero.any():
         s, t = (int(x) for x in np.argwhere(zero)[0])

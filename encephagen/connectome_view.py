@@ -1,6 +1,6 @@
 """Look at a connectome: a plain-text summary, an ``.npz`` export, source specs.
 
-``describe`` is what ``encephagen inspect`` prints; ``export_npz`` writes the
+``describe`` is what ``encephagen connectome show`` prints; ``export_npz`` writes the
 matrix as encephagen uses it (rows = sources) for other tools;
 ``parse_source_spec`` reads the ``kind:dataset`` shorthand (``tvb:connectivity_96``).
 """
