@@ -41,7 +41,8 @@ from cattrs.errors import (
 )
 
 from encephagen.errors import ConfigError, EncephagenError
-from encephagen.registry import KIND_WORDS, Registry, close_matches
+from encephagen.interfaces import KIND_WORDS
+from encephagen.registry import Registry, close_matches
 
 
 @attrs.frozen

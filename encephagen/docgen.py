@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 
 from encephagen.config import BrainSpec, Condition, Level, Statistics, Study
-from encephagen.registry import KIND_WORDS, Registry
+from encephagen.interfaces import KIND_WORDS
+from encephagen.registry import Registry
 
 _IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
 

@@ -34,8 +34,21 @@ from encephagen.connectome import Connectome
 if TYPE_CHECKING:  # the engine imports torch; keep this module light
     import torch
 
-#: The component kinds, as named on the command line and in errors.
-KINDS: tuple[str, ...] = ("connectome", "null_model", "neuron_model", "learning_rule", "task", "executor")
+#: The one table of component kinds: kind (as named on the command line and in
+#: errors) -> (how messages write it, the hook that registers it).
+KIND_TABLE: dict[str, tuple[str, str]] = {
+    "connectome": ("connectome source", "encephagen_register_connectomes"),
+    "null_model": ("null model", "encephagen_register_null_models"),
+    "neuron_model": ("neuron model", "encephagen_register_neuron_models"),
+    "learning_rule": ("learning rule", "encephagen_register_learning_rules"),
+    "task": ("task", "encephagen_register_tasks"),
+    "executor": ("executor", "encephagen_register_executors"),
+}
+KINDS: tuple[str, ...] = tuple(KIND_TABLE)
+#: How each kind is written in messages ("unknown null model 'x'").
+KIND_WORDS: dict[str, str] = {kind: word for kind, (word, _) in KIND_TABLE.items()}
+#: Registration hook -> the kind of component it returns.
+HOOK_KINDS: dict[str, str] = {hook: kind for kind, (_, hook) in KIND_TABLE.items()}
 
 #: Roles a component may fill by default (its class variable ``default``):
 #: the neuron model of a study that names none, the executor that runs brains

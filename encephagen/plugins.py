@@ -31,6 +31,7 @@ import pluggy
 
 from encephagen import __version__, hookspecs
 from encephagen.contract import component_problem
+from encephagen.interfaces import HOOK_KINDS
 from encephagen.registry import Broken, Entry, Registry, close_matches
 
 ENTRY_POINT_GROUP = "encephagen"
@@ -38,15 +39,6 @@ DISABLE_AUTOLOAD_ENV = "ENCEPHAGEN_DISABLE_PLUGIN_AUTOLOAD"
 DISABLE_ENV = "ENCEPHAGEN_DISABLE_PLUGINS"
 OWN_DISTRIBUTION = "encephagen"
 
-#: Registration hook -> the kind of component it returns.
-HOOK_KINDS: dict[str, str] = {
-    "encephagen_register_connectomes": "connectome",
-    "encephagen_register_null_models": "null_model",
-    "encephagen_register_neuron_models": "neuron_model",
-    "encephagen_register_learning_rules": "learning_rule",
-    "encephagen_register_tasks": "task",
-    "encephagen_register_executors": "executor",
-}
 _HOOK_PREFIX = "encephagen_"
 
 

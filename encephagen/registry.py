@@ -14,18 +14,7 @@ from collections.abc import Iterable
 import attrs
 
 from encephagen.errors import PluginError
-from encephagen.interfaces import KINDS
-
-#: How each kind is written in messages ("unknown null model 'x'").
-KIND_WORDS: dict[str, str] = {
-    "connectome": "connectome source",
-    "null_model": "null model",
-    "neuron_model": "neuron model",
-    "learning_rule": "learning rule",
-    "task": "task",
-    "executor": "executor",
-}
-
+from encephagen.interfaces import KIND_WORDS, KINDS
 
 def summary_of(cls: type) -> str:
     """The one-line summary of a component class (``summary`` or its docstring)."""

@@ -21,9 +21,9 @@ from encephagen import __version__
 from encephagen.errors import ConfigError
 from encephagen.interfaces import KINDS
 
-#: kind -> (hook, class body of the example component). ``{Class}`` and ``{name}`` are filled in.
-_COMPONENTS: dict[str, tuple[str, str]] = {
-    "null_model": ("encephagen_register_null_models", '''
+#: kind -> the example component's source. ``{Class}`` and ``{name}`` are filled in.
+_COMPONENTS: dict[str, str] = {
+    "null_model": '''
 @attrs.frozen
 class {Class}:
     """Shuffles the weights over the existing edges (a template: put your null model here).
@@ -43,8 +43,8 @@ class {Class}:
             edges = edges[edges % (w.shape[0] + 1) != 0]  # off the diagonal
         w.flat[edges] = rng.permutation(w.flat[edges])
         return connectome.with_weights(w, f"{name}: weights shuffled over {{edges.size}} edges")
-'''),
-    "connectome": ("encephagen_register_connectomes", '''
+''',
+    "connectome": '''
 @attrs.frozen
 class {Class}:
     """A ring lattice: each region projects to its next ``k`` neighbours (a template: read your data here).
@@ -74,8 +74,8 @@ class {Class}:
             provenance=f"{name}: ring lattice of {{n}} regions, {{self.k}} neighbours each; not brain data",
             name=f"{name}:n{{n}}-k{{self.k}}",
         )
-'''),
-    "task": ("encephagen_register_tasks", '''
+''',
+    "task": '''
 @attrs.frozen
 class {Class}:
     """Runs the brain on background input and reports each brain's mean rate (a template: put your task here).
@@ -97,8 +97,8 @@ class {Class}:
         rates = brain.run(self.steps).region_rates()  # (windows, brains, regions): spikes per neuron per step
         per_step = rates.mean(dim=(0, 2))
         return {{"rate_hz": (per_step * 1000.0 / float(brain.network.dt)).cpu().numpy()}}
-'''),
-    "learning_rule": ("encephagen_register_learning_rules", '''
+''',
+    "learning_rule": '''
 class {Class}Learner:
     """Per-neuron spike traces; a reward adds ``lr * r * x[pre] * x[post]`` to every weight, clamped."""
 
@@ -145,8 +145,8 @@ class {Class}:
 
     def bind(self, network: Any, generator: torch.Generator | None = None) -> {Class}Learner:
         return {Class}Learner(self, network)
-'''),
-    "neuron_model": ("encephagen_register_neuron_models", '''
+''',
+    "neuron_model": '''
 class {Class}Dynamics:
     """{Class} on one network: state ``v`` and ``refrac`` (float32 ``(N,)``)."""
 
@@ -200,8 +200,8 @@ class {Class}:
 
     def pseudo_derivative(self, v: torch.Tensor) -> torch.Tensor:
         return 0.3 * torch.clamp(1 - (v - self.v_thr).abs() / self.v_thr, min=0)
-'''),
-    "executor": ("encephagen_register_executors", '''
+''',
+    "executor": '''
 @attrs.frozen
 class {Class}:
     """Runs the items in this process, last first (a template: put your scheduler here)."""
@@ -215,7 +215,7 @@ class {Class}:
             except Exception as exc:  # yielded, never raised: one failed item never stops the others
                 result = exc
             yield item, result
-'''),
+''',
 }
 
 _HEADER = '''"""{summary}"""
@@ -312,7 +312,7 @@ def new_plugin(kind: str, name: str, where: Path) -> Path:
     :raises ConfigError: an unknown kind, a name that is not a lower-case
         identifier, or a directory that exists already.
     """
-    from encephagen.registry import KIND_WORDS
+    from encephagen.interfaces import KIND_TABLE
 
     if kind not in KINDS:
         raise ConfigError.at("KIND", f"unknown component kind {kind!r}; kinds are {', '.join(KINDS)}")
@@ -321,9 +321,10 @@ def new_plugin(kind: str, name: str, where: Path) -> Path:
     root = Path(where) / f"encephagen-{name}"
     if root.exists():
         raise ConfigError.at("--dir", f"{root} exists already; choose another name or directory")
-    hook, body = _COMPONENTS[kind]
-    fill = {"Class": _class_name(name), "name": name, "kind": kind, "word": KIND_WORDS[kind], "version": __version__,
-            "hook": hook, "summary": f"encephagen-{name}: a {KIND_WORDS[kind]} plugin for encephagen.",
+    body = _COMPONENTS[kind]
+    word, hook = KIND_TABLE[kind]
+    fill = {"Class": _class_name(name), "name": name, "kind": kind, "word": word, "version": __version__,
+            "hook": hook, "summary": f"encephagen-{name}: a {word} plugin for encephagen.",
             "imports": _IMPORTS[kind]}
     pkg = root / "src" / f"encephagen_{name}"
     pkg.mkdir(parents=True)
