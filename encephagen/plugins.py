@@ -153,7 +153,7 @@ def build_registry(extra: Iterable[tuple[Any, str, str]] = ()) -> Registry:
                 broken.append(Broken(dist, version, where, f"raised {_one_line(exc)}"))
                 continue
             if isinstance(classes, type) or not isinstance(classes, (list, tuple)):
-                got = "a class" if isinstance(classes, type) else repr(classes)
+                got = "a class" if isinstance(classes, type) else repr(classes)[:80]
                 broken.append(Broken(dist, version, where, f"returned {got}; return a list of component classes, e.g. [MyClass]"))
                 continue
             for cls in classes:
