@@ -1,4 +1,4 @@
-"""Tests of encephagen.metrics on hand-made inputs with known answers."""
+"""Tests of encephagen_builtins.metrics on hand-made inputs with known answers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from encephagen.errors import DataError
-from encephagen.metrics import (
+from encephagen_builtins.metrics import (
     activation_entropy,
     breadth,
     coefficient_of_variation,

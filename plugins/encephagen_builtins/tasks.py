@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 import torch
 
-from encephagen import metrics as M
+from encephagen_builtins import metrics as M
 from encephagen.connectome import REFERENCE_GROUPS
 from encephagen.interfaces import TaskContext
 
@@ -436,7 +436,7 @@ class ResponseDiversity:
     """How differently the whole brain answers different patterns (spec section 8), no learning.
 
     Each presentation gives the rate of every region; metrics from
-    :func:`encephagen.metrics.response_diversity`: ``cos_dist_mean``,
+    :func:`encephagen_builtins.metrics.response_diversity`: ``cos_dist_mean``,
     ``cos_dist_min``, ``consistency``, ``fisher``, ``dimensionality``,
     ``breadth``, ``entropy``.
 
