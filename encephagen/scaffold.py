@@ -100,12 +100,14 @@ class {Class}:
 ''',
     "learning_rule": '''
 class {Class}Learner:
-    """Per-neuron spike traces; a reward adds ``lr * r * x[pre] * x[post]`` to every weight, clamped."""
+    """Per-neuron spike traces ``x``; ``snapshot()`` keeps them, and a reward ``r`` adds
+    ``lr * r * snap[pre] * snap[post]`` to every weight, clamped to ``[w_min, w_max]``."""
 
     def __init__(self, rule: "{Class}", network: Any) -> None:
         self.rule, self.net = rule, network
         self.decay = math.exp(-float(network.dt) / rule.tau)
         self.x = torch.zeros(network.n_neurons, dtype=network.weight.dtype, device=network.device)
+        self.snap = torch.zeros_like(self.x)  # x at the end of the last stimulus, which a later reward uses
         self.pre = network.pre_index()
         self.post = network.post.long()
 
@@ -113,17 +115,18 @@ class {Class}Learner:
         self.x.mul_(self.decay).add_(z.to(self.x.dtype), alpha=1.0 - self.decay)
 
     def snapshot(self) -> None:
-        pass
+        self.snap.copy_(self.x)
 
     def reward(self, r: float) -> None:
-        dw = self.x[self.pre] * self.x[self.post] * (self.rule.lr * float(r))
+        dw = self.snap[self.pre] * self.snap[self.post] * (self.rule.lr * float(r))
         self.net.weight.add_(dw).clamp_(self.rule.w_min, self.rule.w_max)
 
     def reset(self) -> None:
         self.x.zero_()
+        self.snap.zero_()
 
     def traces(self) -> dict[str, tuple[torch.Tensor, float, float]]:
-        return {{"x": (self.x, 0.0, 1.0)}}
+        return {{"x": (self.x, 0.0, 1.0), "snapshot": (self.snap, 0.0, 1.0)}}
 
 
 @attrs.frozen

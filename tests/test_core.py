@@ -23,37 +23,13 @@ BAD = Path(__file__).parent / "data" / "bad_studies"
 
 # -- a third-party distribution, installed for real on sys.path -----------------------
 
-THIRD_PARTY = '''
-from typing import ClassVar
-import attrs
-import numpy as np
-from encephagen import hookimpl
-
-@attrs.frozen
-class MirrorNull:
-    """Transposes the matrix (a toy null model from a third-party package)."""
-    name: ClassVar[str] = "mirror"
-    invariants: ClassVar[tuple[str, ...]] = ("n_regions", "n_edges", "weights_multiset")
-    def randomize(self, connectome, rng):
-        return connectome.with_weights(connectome.weights.T.copy(), "mirror")
-
-@hookimpl
-def encephagen_register_null_models():
-    return [MirrorNull]
-'''
-
-
 @pytest.fixture
 def third_party(tmp_path: Path) -> Path:
-    """A real ``*.dist-info`` with an ``entry_points.txt`` in a folder for ``sys.path``."""
+    """The toy ``mirror-nulls`` package with a real ``*.dist-info`` in a folder for ``sys.path``."""
+    from contract_fakes import PACKAGES, install
+
     site = tmp_path / "site"
-    (site / "mirror_nulls").mkdir(parents=True)
-    (site / "mirror_nulls" / "__init__.py").write_text(THIRD_PARTY)
-    info = site / "mirror_nulls-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mirror-nulls\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text("[encephagen]\nmirror = mirror_nulls\n")
-    (info / "RECORD").write_text("")
+    install(site, PACKAGES / "mirror_nulls", "mirror_nulls", "mirror-nulls", "1.2.3", entry="mirror")
     return site
 
 
@@ -107,7 +83,7 @@ class _NullA:
 
 @attrs.frozen
 class _NullB(_NullA):
-    pass
+    """The same name as :class:`_NullA`, provided by another distribution."""
 
 
 class _PluginA:

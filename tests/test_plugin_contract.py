@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import pytest
 
-from contract_fakes import shaped
+from contract_fakes import PACKAGES, install, shaped
 from encephagen import hookimpl
 from encephagen.errors import PluginError
 from encephagen.plugins import DISABLE_AUTOLOAD_ENV, DISABLE_ENV, build_registry
@@ -115,117 +115,13 @@ def test_a_component_of_a_broken_package_is_an_error_that_names_the_package() ->
 
 # -- installed packages, through the command line ---------------------------------------------
 
-GOOD = '''
-from typing import ClassVar
-import attrs
-from encephagen import hookimpl
-
-@attrs.frozen
-class MirrorNull:
-    """Transposes the matrix."""
-    name: ClassVar[str] = "mirror"
-    invariants: ClassVar[tuple[str, ...]] = ("n_regions", "n_edges", "weights_multiset")
-    def randomize(self, connectome, rng):
-        return connectome.with_weights(connectome.weights.T.copy(), "mirror")
-
-@hookimpl
-def encephagen_register_null_models():
-    return [MirrorNull]
-'''
-
-#: A task and a neuron model written only against encephagen.interfaces and the documented engine calls.
-THIRD_PARTY_KINDS = '''
-import math
-from typing import ClassVar
-import attrs
-import numpy as np
-import torch
-from encephagen import hookimpl
-from encephagen.interfaces import TaskContext, TaskResult
-
-@attrs.frozen
-class QuietRate:
-    """Runs the brain with background input only and reports each brain's mean rate (Hz)."""
-    name: ClassVar[str] = "quiet_rate"
-    steps: int = 200
-
-    def required_groups(self) -> tuple[str, ...]:
-        return ()
-
-    def run(self, brain, context: TaskContext) -> TaskResult:
-        rec = brain.run(self.steps)  # a Recording: region_rates() is (windows, brains, regions) spikes per neuron per step
-        per_step = rec.region_rates().mean(dim=(0, 2))
-        return {"rate_hz": (per_step * 1000.0 / float(brain.network.dt)).cpu().numpy()}
-
-class _Dynamics:
-    state_names = ("v", "refrac")
-
-    def __init__(self, model, network):
-        micro = network.microcircuit
-        self.k = float(network.dt) / model.tau_m
-        self.v_thr, self.n_ref = model.v_thr, float(math.ceil(model.t_ref / float(network.dt)))
-        self.const = {}
-        self.key = ("plain-if", self.k, self.v_thr, self.n_ref)
-        self.bg_weight = float(micro.j_eff)
-        self.bg_rate = model.v_thr * 1.2 * float(network.dt) / (micro.j_eff * model.tau_m)  # mean drive: 1.2 x threshold
-
-    def init_state(self, u):
-        v = (u.to(torch.float64) * self.v_thr).to(torch.float32)
-        return {"v": v, "refrac": torch.zeros_like(v)}
-
-    def advance(self, s, c, bg, ext):
-        drive = bg if ext is None else bg + ext
-        free = s["refrac"] <= 0.0
-        v = torch.where(free, s["v"] + self.k * (-s["v"]) + drive, s["v"])
-        spike = free & (v >= self.v_thr)
-        v_after = torch.where(spike, 0.0, v)
-        refrac = torch.clamp(torch.where(spike, self.n_ref, s["refrac"]) - 1.0, min=0.0)
-        return v, spike.to(torch.float32), {"v": v_after, "refrac": refrac}
-
-    def receive(self, s, c, syn):
-        return {"v": s["v"] + syn, "refrac": s["refrac"]}
-
-@attrs.frozen
-class PlainIF:
-    """A leaky integrate-and-fire neuron without synaptic currents (input jumps the membrane)."""
-    name: ClassVar[str] = "plain_if"
-    v_thr: float = 20.0
-    tau_m: float = 20.0
-    t_ref: float = 2.0
-
-    def dynamics(self, network):
-        return _Dynamics(self, network)
-
-    def pseudo_derivative(self, v):
-        return 0.3 * torch.clamp(1 - (v - self.v_thr).abs() / self.v_thr, min=0)
-
-@hookimpl
-def encephagen_register_tasks():
-    return [QuietRate]
-
-@hookimpl
-def encephagen_register_neuron_models():
-    return [PlainIF]
-'''
-
-
-def _package(site: Path, module: str, dist: str, source: str) -> None:
-    (site / module).mkdir(parents=True)
-    (site / module / "__init__.py").write_text(source)
-    info = site / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[encephagen]\n{module} = {module}\n")
-    (info / "RECORD").write_text("")
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """Three installed packages: a good one, one that raises on import, and the third-party task and neuron."""
     site = tmp_path / "site"
-    _package(site, "good_nulls", "good-nulls", GOOD)
-    _package(site, "broken_pkg", "broken-pkg", "raise RuntimeError('the package is broken on purpose')\n")
-    _package(site, "their_kinds", "their-kinds", THIRD_PARTY_KINDS)
+    install(site, PACKAGES / "mirror_nulls", "mirror_nulls", "good-nulls")
+    install(site, PACKAGES / "broken_pkg", "broken_pkg", "broken-pkg")
+    install(site, PACKAGES / "their_kinds", "their_kinds", "their-kinds")
     return site
 
 

@@ -438,6 +438,34 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _driver_with_replicates_in_flight(study: Path, out: Path, executor: str, sleep: float, log: Path, in_flight: int) -> subprocess.Popen:
+    """The kill-test driver running ``study``, returned once ``in_flight`` replicates have started."""
+    driver = subprocess.Popen(
+        [sys.executable, str(FAKES), str(study), str(out), executor, str(sleep), str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while len(_calls(log)) < in_flight:
+        if driver.poll() is not None or time.monotonic() > deadline:
+            driver.kill()
+            driver.wait()
+            err = driver.stderr.read().decode()
+            driver.stderr.close()
+            raise AssertionError(f"no replicate started: {err}")
+        time.sleep(0.05)
+    return driver
+
+
+def _assert_gone_and_resumes(children: set[int], study: Path, out: Path, baseline: Path, registry) -> None:
+    """Every process in ``children`` ends within 10 s, and a serial rerun completes the study exactly."""
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if _alive(p)], "worker processes outlived the study's process"
+    run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
+    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+
+
 @pytest.mark.parametrize("executor", ["serial", "processes", "dask"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_resumes(
@@ -445,16 +473,8 @@ def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_res
 ) -> None:
     study = rf.write_study(tmp_path / "study.yaml", replicates=N)
     out, log = tmp_path / "out", tmp_path / "calls.txt"
-    driver = subprocess.Popen(
-        [sys.executable, str(FAKES), str(study), str(out), executor, "2.0", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    driver = _driver_with_replicates_in_flight(study, out, executor, 2.0, log, 1 if executor == "serial" else 2)
     try:
-        deadline = time.monotonic() + 120
-        while len(_calls(log)) < (1 if executor == "serial" else 2):  # replicates in flight
-            assert driver.poll() is None, driver.stderr.read().decode()
-            assert time.monotonic() < deadline, "no replicate started"
-            time.sleep(0.05)
         children = _descendants(driver.pid)
         t0 = time.monotonic()
         driver.send_signal(sig)
@@ -468,12 +488,7 @@ def test_a_signal_stops_a_run_within_seconds_leaves_no_process_and_the_rerun_res
         driver.stderr.close()
     assert code == 130 and "Traceback" not in err, err
     assert stopped < 10, f"took {stopped:.1f} s to stop"
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in children if _alive(p)], "worker processes survived the signal"
-    run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
-    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+    _assert_gone_and_resumes(children, study, out, baseline, registry)
 
 
 def test_a_failure_of_the_machine_is_retried_by_the_next_run_without_asking(baseline: Path, registry, tmp_path: Path) -> None:
@@ -520,28 +535,15 @@ def test_workers_end_when_the_study_process_is_killed(baseline: Path, registry, 
     """kill -9 of the study's process: its pool workers end within seconds; the rerun resumes exactly."""
     study = rf.write_study(tmp_path / "study.yaml", replicates=N)
     out, log = tmp_path / "out", tmp_path / "calls.txt"
-    driver = subprocess.Popen(
-        [sys.executable, str(FAKES), str(study), str(out), "processes", "30.0", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    driver = _driver_with_replicates_in_flight(study, out, "processes", 30.0, log, 2)
     try:
-        deadline = time.monotonic() + 120
-        while len(_calls(log)) < 2:
-            assert driver.poll() is None, driver.stderr.read().decode()
-            assert time.monotonic() < deadline, "no replicate started"
-            time.sleep(0.05)
         children = _descendants(driver.pid)
         driver.kill()
         driver.wait()
     finally:
         driver.stderr.close()
     assert children
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in children if _alive(p)], "worker processes outlived the killed study"
-    run_study(study, out, registry, executor="serial", replicate_fn=rf.FakeReplicate(), verbosity=-1)
-    assert (out / "results.csv").read_text() == (baseline / "results.csv").read_text()
+    _assert_gone_and_resumes(children, study, out, baseline, registry)
 
 
 def test_a_script_without_the_main_guard_loses_its_replicates_with_the_reason(tmp_path: Path) -> None:

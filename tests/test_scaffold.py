@@ -9,19 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contract_fakes import install
 from encephagen.cli import main
 from encephagen.interfaces import KINDS
-
-
-def _as_installed(root: Path, name: str, site: Path) -> None:
-    """What `pip install` would leave: the package importable and its entry point in a dist-info."""
-    src = root / "src" / f"encephagen_{name}"
-    (site / src.name).symlink_to(src, target_is_directory=True)
-    info = site / f"encephagen_{name}-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: encephagen-{name}\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(f"[encephagen]\n{name} = encephagen_{name}\n")
-    (info / "RECORD").write_text("")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -32,8 +22,7 @@ def test_the_generated_package_passes_its_own_tests(kind: str, tmp_path: Path, c
     assert str(root) in capsys.readouterr().out
     assert f'{name} = "encephagen_{name}"' in (root / "pyproject.toml").read_text()
     site = tmp_path / "site"
-    site.mkdir()
-    _as_installed(root, name, site)
+    install(site, root / "src" / f"encephagen_{name}", f"encephagen_{name}", f"encephagen-{name}", "0.1.0", entry=name)
     env = {**os.environ, "PYTHONPATH": str(site) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("ENCEPHAGEN_DISABLE_PLUGIN_AUTOLOAD", None)
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],

@@ -120,6 +120,13 @@ def _build(name: str, source: str, functions: Mapping[str, tuple[Any, list[Any]]
     return None
 
 
+def switched_off(name: str) -> bool:
+    """Whether ``ENCEPHAGEN_NO_NATIVE`` switches library ``name`` off (``1``, ``true``, ``yes`` or ``all``:
+    every library; otherwise a comma-separated list of names)."""
+    off = os.environ.get("ENCEPHAGEN_NO_NATIVE", "").strip()
+    return bool(off) and (off.lower() in ("1", "true", "yes", "all") or name in {x.strip() for x in off.split(",")})
+
+
 def build(name: str, source: str, functions: Mapping[str, tuple[Any, list[Any]]]) -> ctypes.CDLL | None:
     """Compile C ``source`` once into a shared library and load it, or ``None``.
 
@@ -130,8 +137,7 @@ def build(name: str, source: str, functions: Mapping[str, tuple[Any, list[Any]]]
         comma-separated list of names, e.g. ``fold``: those); callers then use
         their torch or numpy path, which gives the same results.
     """
-    off = os.environ.get("ENCEPHAGEN_NO_NATIVE", "").strip()
-    if off and (off.lower() in ("1", "true", "yes", "all") or name in {x.strip() for x in off.split(",")}):
+    if switched_off(name):
         return None
     if name not in _BUILT:
         _BUILT[name] = _build(name, source, functions)

@@ -1,0 +1,3 @@
+"""A plugin package that raises on import."""
+
+raise RuntimeError("the package is broken on purpose")
