@@ -57,7 +57,8 @@ def reference_connectome() -> Any:
 
 
 def _own_loader() -> Any:
-    from encephagen.connectome import REFERENCE_GROUPS, Connectome, groups_by_substring
+    from encephagen.connectome import Connectome, groups_by_substring
+    from encephagen_builtins.connectomes import REFERENCE_GROUPS
 
     path = importlib.resources.files("tvb_data").joinpath("connectivity", "connectivity_96.zip")
     with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as z:

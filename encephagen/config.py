@@ -41,6 +41,7 @@ from cattrs.errors import (
 )
 
 from encephagen.errors import ConfigError, EncephagenError
+from encephagen import validators as ev
 from encephagen.interfaces import KIND_WORDS
 from encephagen.registry import Registry, close_matches
 
@@ -50,26 +51,6 @@ class Kind:
     """Marks a field (``Annotated[Any, Kind("null_model")]``) as a component chosen by ``kind:``."""
 
     kind: str
-
-
-def _positive_int(inst: Any, att: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"'{att.name}' must be a positive integer, got {value}")
-
-
-def _non_negative_int(inst: Any, att: attrs.Attribute, value: int) -> None:
-    if value < 0:
-        raise ValueError(f"'{att.name}' must be >= 0, got {value}")
-    if value >= 2**63:
-        raise ValueError(f"'{att.name}' must be below 2**63 (a 64-bit seed), got {value}")
-
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-
-def _identifier(inst: Any, att: attrs.Attribute, value: str) -> None:
-    if not _NAME_RE.match(value):
-        raise ValueError(f"'{att.name}' must be a short name of letters, digits, '_', '-', '.', got {value!r}")
 
 
 class _Unset:
@@ -123,7 +104,7 @@ class Condition:
         parameters of the study's tasks (labels as in results: ``conditioning``, ``warmup#2``).
     """
 
-    name: str = attrs.field(validator=_identifier)
+    name: str = attrs.field(validator=ev.identifier)
     null_model: Annotated[Any, Kind("null_model")] | None = None
     connectome: Any = _override("connectome")
     brain: Any = _override("brain")
@@ -199,7 +180,7 @@ class BrainSpec:
     microcircuit: Any = attrs.field(metadata={"type": "Microcircuit (keys below)"})
     delays: Any = attrs.field(default=None, metadata={"type": "Delays (see `brain.delays`) or null"})
     device: str = attrs.field(default="auto", validator=attrs.validators.in_(("auto", "cpu", "cuda")))
-    batch: int = attrs.field(default=1, validator=_positive_int)
+    batch: int = attrs.field(default=1, validator=ev.positive_int)
 
 
 @attrs.frozen
@@ -224,12 +205,12 @@ class Study:
         line's ``--executor`` overrides it.
     """
 
-    name: str = attrs.field(validator=_identifier)
+    name: str = attrs.field(validator=ev.identifier)
     connectome: Annotated[Any, Kind("connectome")]
     conditions: list[Condition] = attrs.field(validator=attrs.validators.min_len(1))
     protocol: list[Annotated[Any, Kind("task")]] = attrs.field(validator=attrs.validators.min_len(1))
-    replicates: int = attrs.field(default=10, validator=_positive_int)
-    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    replicates: int = attrs.field(default=10, validator=ev.positive_int)
+    seed: int = attrs.field(default=0, validator=ev.seed)
     brain: BrainSpec = attrs.field(default=None, metadata={"type": "Brain (see `brain`)", "default": "all defaults"})
     factors: dict[str, dict[str, Level]] = attrs.field(
         factory=dict, metadata={"type": "mapping of factor -> level -> override (see `factors`)", "default": "none"}
@@ -434,7 +415,7 @@ def _check_design(study: Study) -> list[tuple[str, str]]:
         problems.append(("reference", f"no condition named {study.reference!r} (conditions: {', '.join(seen)})"))
     for factor, levels in study.factors.items():
         for what, name in [("factor", factor), *(("level", lv) for lv in levels)]:
-            if not isinstance(name, str) or not _NAME_RE.match(name):
+            if not ev.is_identifier(name):
                 problems.append((f"factors.{factor}", f"{what} name {name!r} must be letters, digits, '_', '-', '.'"))
         if factor in RESERVED_NAMES:
             problems.append((f"factors.{factor}", f"a factor may not be called {factor!r} (a results.csv column); rename it"))

@@ -17,21 +17,6 @@ import numpy as np
 
 from encephagen.errors import DataError
 
-#: Region groups of the reference model, matched by case-insensitive substring
-#: on the label (spec section 1). Order inside a group is label order.
-REFERENCE_GROUPS: dict[str, tuple[str, ...]] = {
-    "visual": ("V1", "V2", "VAC"),
-    "auditory": ("A1", "A2"),
-    "somatosensory": ("S1", "S2"),
-    "prefrontal": ("PFC", "FEF"),
-    "hippocampus": ("HC", "PHC"),
-    "amygdala": ("AMYG",),
-    "basal_ganglia": ("BG",),
-    "thalamus": ("TM",),
-    "motor": ("M1", "PMC"),
-}
-
-
 def centre_distances(positions: Any) -> np.ndarray:
     """``(n, n)`` float64 Euclidean distances (mm) between the rows of ``positions`` (``(n, 3)``, mm)."""
     p = np.asarray(positions, dtype=np.float64)

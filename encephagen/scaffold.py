@@ -232,7 +232,7 @@ __all__ = ["{Class}"]
 #: The imports each example needs.
 _IMPORTS: dict[str, str] = {
     "null_model": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import Connectome\n",
-    "connectome": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import REFERENCE_GROUPS, Connectome, centre_distances\n",
+    "connectome": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import Connectome, centre_distances\nfrom encephagen_builtins.connectomes import REFERENCE_GROUPS  # the region groups the built-in tasks use\n",
     "task": "from typing import Any, ClassVar\n\nimport attrs\n\nfrom encephagen import hookimpl\nfrom encephagen.interfaces import TaskContext, TaskResult\n",
     "learning_rule": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",
     "neuron_model": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from encephagen.connectome import REFERENCE_GROUPS, Connectome, groups_by_substring
+from encephagen.connectome import Connectome, groups_by_substring
+from encephagen_builtins.connectomes import REFERENCE_GROUPS
 from encephagen.errors import DataError
 from encephagen.testing.strategies import connectomes
 

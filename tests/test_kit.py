@@ -221,7 +221,14 @@ def test_expected_failures_are_strict_xfails() -> None:
     assert not params["unequal-check_registers"].marks
 
 
-def test_the_tiny_connectome_has_every_reference_group() -> None:
-    from encephagen.connectome import REFERENCE_GROUPS
+def test_the_tiny_connectome_has_every_group_a_registered_task_needs() -> None:
+    from encephagen.plugins import default_registry
+    from encephagen.testing.kit import task_groups
+    from encephagen_builtins.connectomes import REFERENCE_GROUPS
 
-    assert set(REFERENCE_GROUPS) <= set(tiny_connectome().groups)
+    assert set(task_groups()) == set(REFERENCE_GROUPS)  # the built-in tasks' defaults use every reference group
+    groups = tiny_connectome().groups
+    for entry in default_registry().entries("task"):
+        assert set(entry.cls().required_groups()) <= set(groups), entry.name
+    wrapped = tiny_connectome(n_regions=3, groups=("a", "b", "c", "d"))
+    assert wrapped.groups == {"a": (0,), "b": (1,), "c": (2,), "d": (0,)}

@@ -6,7 +6,8 @@ See ``docs/engine.md`` for the step order, the equations and the layout.
 from encephagen.engine.build import Delays, Microcircuit, build_batch, build_network, estimate_bytes
 from encephagen.engine.dynamics import Dynamics, poisson_thresholds
 from encephagen.engine.network import Network
-from encephagen.engine.simulate import Brain, Health, Record, Recording, SimulationError
+from encephagen.engine.recording import Health, Record, Recording
+from encephagen.engine.simulate import Brain, SimulationError
 
 __all__ = [
     "Brain",

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from encephagen.connectome import Connectome
+from encephagen import validators as ev
 from encephagen.engine.memory import available_bytes, format_bytes, resolve_device
 from encephagen.engine.network import Network, delay_dtype
 from encephagen.errors import ConfigError, DataError
@@ -41,21 +42,6 @@ P_MIN = 1e-6
 _DENSE_P = 0.25
 #: Cells drawn at once by the dense sampler (bounds its scratch memory).
 _DENSE_CHUNK = 1 << 22
-
-
-def _probability(inst: Any, att: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"'{att.name}' must be a probability in [0, 1], got {value}")
-
-
-def _finite(inst: Any, att: attrs.Attribute, value: float) -> None:
-    if not math.isfinite(value):
-        raise ValueError(f"'{att.name}' must be finite, got {value}")
-
-
-def _int_not_bool(inst: Any, att: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"'{att.name}' must be an integer, got {value!r}")
 
 
 @attrs.frozen
@@ -73,13 +59,13 @@ class Microcircuit:
     :ivar g_inh: inhibitory weight relative to excitatory (``j_inh = g_inh * j_eff``).
     """
 
-    neurons_per_region: int = attrs.field(default=200, validator=[_int_not_bool, attrs.validators.ge(1)])
-    exc_ratio: float = attrs.field(default=0.8, validator=[_finite, attrs.validators.gt(0.0), attrs.validators.le(1.0)])
-    p_internal: float = attrs.field(default=0.1, validator=_probability)
-    p_between: float = attrs.field(default=0.02, validator=_probability)
-    coupling: float = attrs.field(default=0.15, validator=[_finite, attrs.validators.ge(0.0)])
-    j_exc: float = attrs.field(default=2.0, validator=[_finite, attrs.validators.gt(0.0)])
-    g_inh: float = attrs.field(default=5.0, validator=[_finite, attrs.validators.ge(0.0)])
+    neurons_per_region: int = attrs.field(default=200, validator=[ev.integer, attrs.validators.ge(1)])
+    exc_ratio: float = attrs.field(default=0.8, validator=[ev.finite, attrs.validators.gt(0.0), attrs.validators.le(1.0)])
+    p_internal: float = attrs.field(default=0.1, validator=ev.probability)
+    p_between: float = attrs.field(default=0.02, validator=ev.probability)
+    coupling: float = attrs.field(default=0.15, validator=[ev.finite, attrs.validators.ge(0.0)])
+    j_exc: float = attrs.field(default=2.0, validator=[ev.finite, attrs.validators.gt(0.0)])
+    g_inh: float = attrs.field(default=5.0, validator=[ev.finite, attrs.validators.ge(0.0)])
 
     summary: ClassVar[str] = "Regions expanded into excitatory/inhibitory neurons with random synapses."
 
@@ -138,8 +124,8 @@ class Delays:
     """
 
     source: str = attrs.field(default="tract_lengths", validator=attrs.validators.in_(("tract_lengths", "distances")))
-    velocity: float = attrs.field(default=3.0, validator=[_finite, attrs.validators.gt(0.0)])
-    max_ms: float = attrs.field(default=500.0, validator=[_finite, attrs.validators.gt(0.0)])
+    velocity: float = attrs.field(default=3.0, validator=[ev.finite, attrs.validators.gt(0.0)])
+    max_ms: float = attrs.field(default=500.0, validator=[ev.finite, attrs.validators.gt(0.0)])
 
     summary: ClassVar[str] = "Conduction delays from tract lengths or centre distances."
 

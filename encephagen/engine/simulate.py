@@ -14,7 +14,7 @@ bit-for-bit the spikes of ``B`` single-brain runs with the same generators
 (on the CPU). The background count of a neuron is the inverse CDF of
 Poisson(``bg``) at a 24-bit uniform integer (:func:`~encephagen.engine.dynamics.poisson_thresholds`).
 On the CPU the integers are bits of the raw output of the numpy bit
-generator (see :class:`_Noise`); on CUDA they come from a ``torch.Generator``
+generator (see :class:`~encephagen.engine.noise.Noise`); on CUDA they come from a ``torch.Generator``
 seeded from it.
 
 Nothing inside the step loop waits for the device: counts accumulate on
@@ -28,7 +28,6 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import torch
 
@@ -37,14 +36,19 @@ from encephagen.engine.kernels import Fused, fuse
 from encephagen.engine.memory import available_bytes, format_bytes
 from encephagen.engine.native import library as native_library
 from encephagen.engine.network import DELAY_DTYPES, Network
+from encephagen.engine.noise import Noise, poisson_count
+from encephagen.engine.propagation import CpuPropagation, NativePropagation, StaticPropagation
+from encephagen.engine.recording import Health, Record, Recording
 from encephagen.errors import ConfigError, DataError, EncephagenError
 
 #: Per-neuron int32 spike counts are flushed to int64 at least this often.
 _FLUSH_STEPS = 1 << 30
-#: Noise is drawn in chunks of about this many bytes.
-_NOISE_CHUNK_BYTES = 1 << 22
+
+
 #: Uncompiled updates of at most this many neurons draw the background count with ``bucketize``.
 _BUCKETIZE_MAX = 1024
+
+
 #: ``compile="auto"`` compiles the neuron update for networks of at least this many neurons.
 AUTO_COMPILE_NEURONS = 4096
 
@@ -54,169 +58,6 @@ class SimulationError(EncephagenError):
 
 
 External = torch.Tensor | float | Callable[[int], "torch.Tensor | None"] | None
-
-
-def _indices(x: Any) -> tuple[int, ...] | None:
-    return None if x is None else tuple(int(i) for i in x)
-
-
-@attrs.frozen
-class Record:
-    """What :meth:`Brain.run` records (all accumulated on the device).
-
-    :ivar window: steps per window of the per-region spike counts; ``None``
-        makes the whole run one window.
-    :ivar neurons: also count spikes per neuron over the whole run.
-    :ivar raster: global indices of neurons whose every spike is kept
-        (``(steps, k)`` bool), or ``None``.
-    """
-
-    window: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0)))
-    neurons: bool = False
-    raster: Sequence[int] | None = attrs.field(default=None, converter=_indices)
-
-
-@attrs.frozen(eq=False)
-class Health:
-    """State checks after a run.
-
-    :ivar finite: every state value and every external input was finite.
-    :ivar max_abs_v: largest ``|v|`` (mV).
-    :ivar max_abs_current: largest ``|i_syn| + |i_nmda|`` (mV).
-    :ivar peak_spikes: most spikes in one step (CUDA only; -1 on the CPU).
-    :ivar problems: human-readable problems; empty when healthy.
-    """
-
-    finite: bool
-    max_abs_v: float
-    max_abs_current: float
-    peak_spikes: int
-    problems: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        """No problems."""
-        return not self.problems
-
-
-@attrs.frozen(eq=False)
-class Recording:
-    """Spike counts of one :meth:`Brain.run`.
-
-    :ivar steps: steps run.
-    :ivar window: steps per window.
-    :ivar window_steps: int64 ``(W,)`` steps in each window (the last may be short), on the CPU.
-    :ivar region_counts: int64 ``(W, B, R)`` spikes per window, brain and region.
-    :ivar neuron_counts: int64 ``(B, n)`` spikes per neuron over the run, or ``None``.
-    :ivar raster: bool ``(steps, k)``, or ``None``.
-    :ivar raster_index: int64 ``(k,)`` the recorded neurons (global indices), or ``None``.
-    :ivar neurons_per_region: ``npr``.
-    :ivar dt: step in ms.
-    :ivar health: the checks after the run.
-    """
-
-    steps: int
-    window: int
-    window_steps: torch.Tensor
-    region_counts: torch.Tensor
-    neuron_counts: torch.Tensor | None
-    raster: torch.Tensor | None
-    raster_index: torch.Tensor | None
-    neurons_per_region: int
-    dt: float
-    health: Health
-
-    def region_rates(self) -> torch.Tensor:
-        """float64 ``(W, B, R)``: spikes per neuron per step in each window."""
-        steps = self.window_steps.to(self.region_counts.device, torch.float64).view(-1, 1, 1)
-        return self.region_counts.to(torch.float64) / (steps * self.neurons_per_region)
-
-    def region_rates_hz(self) -> torch.Tensor:
-        """float64 ``(W, B, R)``: firing rate in Hz."""
-        return self.region_rates() * (1000.0 / self.dt)
-
-    def group_rates(self, regions: Sequence[int]) -> torch.Tensor:
-        """float64 ``(W, B)``: spikes per neuron per step over the given regions."""
-        idx = torch.as_tensor(list(regions), device=self.region_counts.device)
-        counts = self.region_counts.index_select(2, idx).sum(2).to(torch.float64)
-        steps = self.window_steps.to(counts.device, torch.float64).view(-1, 1)
-        return counts / (steps * len(idx) * self.neurons_per_region)
-
-    def total_rate_hz(self) -> torch.Tensor:
-        """float64 ``(B,)``: mean firing rate of each brain over the whole run (Hz)."""
-        counts = self.region_counts.sum((0, 2)).to(torch.float64)
-        n = self.region_counts.shape[2] * self.neurons_per_region
-        return counts / (n * self.steps) * (1000.0 / self.dt)
-
-
-# -- noise ------------------------------------------------------------------------------
-
-
-class _Noise:
-    """Per-brain streams of 24-bit uniform integers as float32, drawn in chunks of ``(steps, N)``.
-
-    On the CPU, brain ``b``'s step ``t`` uses raw 64-bit draws ``t * h ..
-    (t+1) * h - 1`` of its bit generator (``h = ceil(n/2)``): each draw is
-    split into two 32-bit halves, one per neuron, of which the low 24 bits
-    are kept. The mapping does not depend on how steps are split into runs.
-    On CUDA each brain has a ``torch.Generator`` seeded from its numpy generator.
-    """
-
-    def __init__(self, rngs: Sequence[np.random.Generator], n: int, device: torch.device) -> None:
-        self.n, self.b, self.device = n, len(rngs), device
-        self.half = (n + 1) // 2  # raw 64-bit draws per brain per step
-        self.chunk_steps = max(1, _NOISE_CHUNK_BYTES // (4 * n * len(rngs)))
-        self.bits = [r.bit_generator for r in rngs] if device.type == "cpu" else []
-        self.gens: list[torch.Generator] = []
-        if device.type != "cpu":
-            for r in rngs:
-                g = torch.Generator(device=device)
-                g.manual_seed(int(r.integers(0, 2**63 - 1)))
-                self.gens.append(g)
-        self.buf: torch.Tensor | None = None
-        self.pos = 0
-
-    def _draw(self) -> np.ndarray:
-        s, n = self.chunk_steps, self.n
-        out = np.empty((s, self.b * n), np.float32)
-        for b, bg in enumerate(self.bits):
-            raw = bg.random_raw(s * self.half).view(np.int32).reshape(s, 2 * self.half)[:, :n]
-            np.bitwise_and(raw, 0xFFFFFF, out=raw)
-            out[:, b * n : (b + 1) * n] = raw
-        return out
-
-    def _fill(self) -> None:
-        if self.bits:
-            self.buf = torch.from_numpy(self._draw())
-        else:
-            buf = torch.empty((self.chunk_steps, self.b * self.n), dtype=torch.float32, device=self.device)
-            for b, g in enumerate(self.gens):
-                buf[:, b * self.n : (b + 1) * self.n].random_(0, 1 << 24, generator=g)
-            self.buf = buf
-        self.pos = 0
-
-    def next(self) -> torch.Tensor:
-        """The ``(N,)`` uniform integers (as float32) of the next step."""
-        if self.buf is None or self.pos == self.buf.shape[0]:
-            self._fill()
-        assert self.buf is not None
-        row = self.buf[self.pos]
-        self.pos += 1
-        return row
-
-
-def _poisson_count(u: torch.Tensor, thresholds: Sequence[float], table: torch.Tensor | None = None) -> torch.Tensor:
-    """Background spike count per neuron: ``sum_k [u >= T_k]``, ``u`` a uniform integer in ``[0, 2^24)`` (float32).
-
-    With ``table`` (the thresholds as a float32 tensor) one ``bucketize``
-    gives the same count, which is faster when not compiled.
-    """
-    if table is not None:
-        return torch.bucketize(u, table, right=True).to(torch.float32)
-    count = (u >= thresholds[0]).to(torch.float32)
-    for t in thresholds[1:]:
-        count = count + (u >= t).to(torch.float32)
-    return count
 
 
 def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advance: bool, learn: bool,
@@ -250,7 +91,7 @@ def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advanc
             else:
                 syn.copy_(torch.zeros_like(syn))
         if advance:
-            bg = _poisson_count(rnd, thresholds, table) * weight if thresholds else torch.zeros_like(ext)
+            bg = poisson_count(rnd, thresholds, table) * weight if thresholds else torch.zeros_like(ext)
             v_pre, z, s = dyn.advance(s, const, bg, ext)
             zu8_out.copy_(z.to(torch.uint8))
             if learn:
@@ -261,141 +102,6 @@ def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advanc
                 state[name].copy_(s[name])
 
     return step
-
-
-# -- propagation ------------------------------------------------------------------------
-
-
-class _CpuPropagation:
-    """Event-driven: the CSR rows of the spiking neurons, found with numpy, summed with ``index_add_``."""
-
-    def __init__(self, net: Network, slots: int, counts: torch.Tensor) -> None:
-        self.net = net
-        self.row_ptr = net.row_ptr.numpy()
-        self.degree = np.diff(self.row_ptr)
-        self.post = net.post.numpy()
-        self.delay = None if net.delay is None else net.delay.numpy()
-        self.width = net.n_neurons + 1
-        self.slots = slots
-        self.counts = counts.numpy()
-        self.log: list[np.ndarray] = []
-        self.arange = np.arange(int(self.degree.max(initial=0)) * 128 + 1, dtype=np.int64)
-        self._w: torch.Tensor | None = None
-        self._w_np: np.ndarray | None = None
-
-    def sync_counts(self) -> None:
-        """Add the logged spikes to the per-neuron counts."""
-        if self.log:
-            spk = np.concatenate(self.log)
-            self.log.clear()
-            self.counts[: self.width - 1] += np.bincount(spk, minlength=self.width - 1).astype(self.counts.dtype)
-
-    def _weights(self) -> np.ndarray:
-        w = self.net.weight
-        if w is not self._w:
-            self._w, self._w_np = w, w.detach().numpy()
-        assert self._w_np is not None
-        return self._w_np
-
-    def __call__(self, spikes: np.ndarray, ring_flat: torch.Tensor, t: int) -> None:
-        """Count the spikes (bool ``(N,)``) and add their outgoing weights into the ring at step ``t``."""
-        spk = np.flatnonzero(spikes)
-        if spk.size == 0:
-            return
-        self.log.append(spk)
-        if len(self.log) >= 4096:
-            self.sync_counts()
-        start = self.row_ptr[spk]
-        count = self.degree[spk]
-        total = int(count.sum())
-        if total == 0:
-            return
-        # Synapse ids start[k] .. start[k] + count[k] - 1 of every spike k, in CSR order.
-        ends = np.cumsum(count)
-        ar = self.arange if total <= self.arange.size else np.arange(total, dtype=np.int64)
-        idx = np.repeat(start - ends + count, count) + ar[:total]
-        target = self.post[idx].astype(np.int64)
-        if self.delay is not None:
-            target += ((t + self.delay[idx].astype(np.int64)) % self.slots) * self.width
-        elif self.slots > 1:
-            target = target + (t % self.slots) * self.width
-        ring_flat.index_add_(0, torch.from_numpy(target), torch.from_numpy(self._weights()[idx]))
-
-
-class _NativePropagation:
-    """The same walk as :class:`_CpuPropagation` in one C loop (:mod:`encephagen.engine.native`)."""
-
-    def __init__(
-        self, net: Network, slots: int, counts: torch.Tensor, zu8: torch.Tensor, ring: torch.Tensor, lib: Any
-    ) -> None:
-        self.net, self.slots, self.width = net, slots, net.n_neurons + 1
-        self.fn = lib.encephagen_propagate
-        self._keep = (net.row_ptr.contiguous(), net.post.contiguous(), None if net.delay is None else net.delay.contiguous())
-        self.head = (zu8.data_ptr(), net.n_neurons, self._keep[0].data_ptr(), self._keep[1].data_ptr())
-        self.delay_ptr = None if self._keep[2] is None else self._keep[2].data_ptr()
-        self.delay_bytes = 0 if self._keep[2] is None else self._keep[2].element_size()
-        self.ring_ptr, self.counts_ptr = ring.data_ptr(), counts.data_ptr()
-        self._w: torch.Tensor | None = None
-        self._w_ptr = 0
-
-    def sync_counts(self) -> None:
-        """Counts are written as the spikes come; nothing to do."""
-
-    def __call__(self, spikes: np.ndarray, ring_flat: torch.Tensor, t: int) -> None:
-        """Count the spikes and add their outgoing weights into the ring at step ``t``."""
-        w = self.net.weight
-        if w is not self._w:
-            usable = w.dtype == torch.float32 and w.is_contiguous() and w.device.type == "cpu"
-            if not usable or w.numel() != self.net.n_synapses:
-                raise ConfigError.at("network.weight", "must stay a contiguous float32 CPU tensor of one weight per synapse")
-            self._w, self._w_ptr = w, w.data_ptr()
-        self.fn(*self.head, self._w_ptr, self.delay_ptr, self.delay_bytes, self.ring_ptr, self.width, self.slots, t,
-                self.counts_ptr)
-
-
-class _StaticPropagation:
-    """Fixed shapes, no host sync: up to ``capacity`` spikes per step through a padded row table.
-
-    Row ``i`` of the table lists neuron ``i``'s synapses (padded with synapse
-    0 aimed at the dummy target ``N``); row ``N`` is all padding, and
-    ``nonzero_static`` fills unused spike slots with ``N``.
-    """
-
-    def __init__(self, net: Network, slots: int, capacity: int, counts: torch.Tensor) -> None:
-        n, dev = net.n_neurons, net.device
-        self.net, self.slots, self.width, self.capacity, self.counts = net, slots, n + 1, capacity, counts
-        row_ptr = net.row_ptr.to("cpu").numpy()
-        deg = np.diff(row_ptr)
-        d = max(1, int(deg.max(initial=0)))
-        rows = np.repeat(np.arange(n, dtype=np.int64), deg)
-        col = np.arange(rows.size, dtype=np.int64) - row_ptr[rows]
-        ids = np.zeros((n + 1, d), np.int64)
-        ids[rows, col] = np.arange(rows.size)
-        post = net.post.to("cpu").numpy().astype(np.int64)
-        delay = np.zeros(rows.size, np.int64) if net.delay is None else net.delay.to("cpu").numpy().astype(np.int64)
-        tgt = np.full((n + 1, d), n, np.int64)
-        tgt[rows, col] = delay * self.width + post
-        big = slots * self.width >= 2**31
-        self.ids = torch.from_numpy(ids.astype(np.int32)).to(dev)
-        self.tgt = torch.from_numpy(tgt if big else tgt.astype(np.int32)).to(dev)
-        self.ones = torch.ones(capacity, dtype=counts.dtype, device=dev)
-        net._cache["propagation"] = (self.ids, self.tgt)
-
-    def sync_counts(self) -> None:
-        """Counts are added on the device as the spikes come; nothing to do."""
-
-    def __call__(self, zu8: torch.Tensor, ring_flat: torch.Tensor, t: int) -> None:
-        """Count the spikes (uint8 ``(N,)``) and add their outgoing weights into the ring at step ``t``."""
-        spk = torch.nonzero_static(zu8, size=self.capacity, fill_value=self.width - 1).view(-1)
-        self.counts.index_add_(0, spk, self.ones)
-        w = self.net.weight.index_select(0, self.ids.index_select(0, spk).view(-1))
-        tgt = self.tgt.index_select(0, spk).view(-1).to(torch.int64)
-        if self.slots > 1:
-            tgt = torch.remainder(tgt + (t % self.slots) * self.width, self.slots * self.width)
-        ring_flat.index_add_(0, tgt, w)
-
-
-# -- the brain ---------------------------------------------------------------------------
 
 
 def _check_structure(net: Network) -> None:
@@ -474,7 +180,7 @@ class Brain:
         self.state = {k: v.to(self.device) for k, v in self.dyn.init_state(torch.from_numpy(u)).items()}
         self.const = dict(self.dyn.const)
         self.thresholds = poisson_thresholds(self.dyn.bg_rate)
-        self.noise = _Noise(rngs, n, self.device) if self.thresholds else None
+        self.noise = Noise(rngs, n, self.device) if self.thresholds else None
         self.slots = network.max_delay + 1
         need = 4 * (self.slots * (N + 1) + (len(self.dyn.state_names) + 8) * N)
         have = available_bytes(self.device)
@@ -501,16 +207,16 @@ class Brain:
             cap = spike_capacity if spike_capacity is not None else min(N, max(4096, N // 8))
             if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 1 <= cap <= N:
                 raise ConfigError.at("spike_capacity", f"must be an integer between 1 and {N}, got {cap!r}")
-            self._prop: Any = _StaticPropagation(network, self.slots, int(cap), self.counts)
+            self._prop: Any = StaticPropagation(network, self.slots, int(cap), self.counts)
             self._zb_np = None
         else:
             lib = native_library() if native is not False else None
             if native and lib is None:
                 raise ConfigError.at("native", "no C compiler is available to build the propagation loop")
             if lib is not None:
-                self._prop = _NativePropagation(network, self.slots, self.counts, self.zu8, self.ring, lib)
+                self._prop = NativePropagation(network, self.slots, self.counts, self.zu8, self.ring, lib)
             else:
-                self._prop = _CpuPropagation(network, self.slots, self.counts)
+                self._prop = CpuPropagation(network, self.slots, self.counts)
             self._zb_np = self.zu8.numpy().view(np.bool_)
         self.static = use_static
         self._peak = torch.zeros((), dtype=torch.int64, device=self.device)

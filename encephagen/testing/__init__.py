@@ -20,6 +20,7 @@ from encephagen.testing.kit import (
     checks_for_kind,
     parametrize_with_checks,
     tiny_brain,
+    task_groups,
     tiny_connectome,
 )
 from encephagen.testing.learning import check_learning_rule, learning_rule_checks, small_network
@@ -39,5 +40,6 @@ __all__ = [
     "checks_for_kind",
     "parametrize_with_checks",
     "tiny_brain",
+    "task_groups",
     "tiny_connectome",
 ]

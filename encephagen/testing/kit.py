@@ -30,7 +30,7 @@ import attrs
 import numpy as np
 import torch
 
-from encephagen.connectome import REFERENCE_GROUPS, Connectome, centre_distances
+from encephagen.connectome import Connectome, centre_distances
 from encephagen.contract import component_problem, per_brain
 from encephagen.interfaces import KINDS, CountsSteps, TaskContext
 
@@ -40,10 +40,27 @@ Check = Callable[[Any], None]
 # -- tiny inputs ------------------------------------------------------------------------------
 
 
-def tiny_connectome(n_regions: int = 12, seed: int = 0) -> Connectome:
-    """A directed random graph with positions, tract lengths and every reference region group (one region each)."""
-    if n_regions < len(REFERENCE_GROUPS):
-        raise ValueError(f"a tiny connectome needs at least {len(REFERENCE_GROUPS)} regions (one per reference group)")
+def task_groups() -> tuple[str, ...]:
+    """Every region group a registered task needs with its default parameters, in registry order."""
+    from encephagen.plugins import default_registry
+
+    names: dict[str, None] = {}
+    for entry in default_registry().entries("task"):
+        try:
+            needed = entry.cls().required_groups()
+        except Exception:  # a task without defaults names its groups in the study; nothing to add here
+            continue
+        names.update(dict.fromkeys(needed))
+    return tuple(names)
+
+
+def tiny_connectome(n_regions: int = 12, seed: int = 0, groups: Iterable[str] | None = None) -> Connectome:
+    """A directed random graph with positions and tract lengths (mm), for tests.
+
+    :param groups: region group names; group ``k`` is region ``k % n_regions``.
+        Default: :func:`task_groups`, so that every registered task runs on it.
+    """
+    names = task_groups() if groups is None else tuple(groups)
     rng = np.random.default_rng(seed)
     w = (rng.random((n_regions, n_regions)) < 0.4) * rng.integers(1, 4, size=(n_regions, n_regions)).astype(float)
     np.fill_diagonal(w, 0.0)
@@ -53,7 +70,7 @@ def tiny_connectome(n_regions: int = 12, seed: int = 0) -> Connectome:
         labels=[f"R{i}" for i in range(n_regions)],
         positions=pos,
         tract_lengths=centre_distances(pos),
-        groups={g: (i,) for i, g in enumerate(REFERENCE_GROUPS)},
+        groups={g: (k % n_regions,) for k, g in enumerate(names)},
         name=f"tiny:n{n_regions}-s{seed}",
         orientation="rows=sources (generated)",
         provenance="encephagen.testing.tiny_connectome: a random test graph, not brain data",

@@ -38,12 +38,8 @@ import attrs
 import torch
 
 from encephagen.engine.dynamics import Advanced, Const, State
+from encephagen import validators as ev
 from encephagen.errors import ConfigError, DataError
-
-
-def _finite(inst: Any, att: attrs.Attribute, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"'{att.name}' must be a finite number, got {value!r}")
 
 
 def _groups(value: Any) -> tuple[str, ...]:
@@ -52,28 +48,14 @@ def _groups(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _group_names(inst: Any, att: attrs.Attribute, value: tuple[str, ...]) -> None:
-    for g in value:
-        if not isinstance(g, str) or not g:
-            raise TypeError(f"'{att.name}' must list region group names, got {g!r}")
-
-
 def _tau_map(value: Any) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise TypeError(f"'tau_m_groups' must map region group names to tau_m in ms, got {value!r}")
     return dict(sorted(value.items()))
 
 
-def _tau_values(inst: Any, att: attrs.Attribute, value: Mapping[str, float]) -> None:
-    for g, tau in value.items():
-        if not isinstance(g, str) or not g:
-            raise TypeError(f"'{att.name}' keys must be region group names, got {g!r}")
-        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not (math.isfinite(tau) and tau > 0):
-            raise ValueError(f"'{att.name}[{g}]' must be a positive time constant in ms, got {tau!r}")
-
-
 def _pos(*extra: Any) -> list[Any]:
-    return [_finite, attrs.validators.gt(0.0), *extra]
+    return [ev.finite, attrs.validators.gt(0.0), *extra]
 
 
 def _group_mask(network: Any, groups: tuple[str, ...], field: str) -> torch.Tensor:
@@ -117,14 +99,14 @@ class LIF:
 
     tau_m: float = attrs.field(default=20.0, validator=_pos())
     v_thr: float = attrs.field(default=20.0, validator=_pos())
-    v_reset: float = attrs.field(default=0.0, validator=_finite)
-    t_ref: float = attrs.field(default=2.0, validator=[_finite, attrs.validators.ge(0.0)])
+    v_reset: float = attrs.field(default=0.0, validator=ev.finite)
+    t_ref: float = attrs.field(default=2.0, validator=[ev.finite, attrs.validators.ge(0.0)])
     tau_syn: float = attrs.field(default=5.0, validator=_pos())
     tau_nmda: float = attrs.field(default=150.0, validator=_pos())
-    nmda_ratio: float = attrs.field(default=0.3, validator=[_finite, attrs.validators.ge(0.0)])
-    nmda_groups: tuple[str, ...] = attrs.field(default=("prefrontal",), converter=_groups, validator=_group_names)
-    ext_rate_factor: float = attrs.field(default=3.5, validator=[_finite, attrs.validators.ge(0.0)])
-    tau_m_groups: Mapping[str, float] = attrs.field(factory=dict, converter=_tau_map, validator=_tau_values, hash=False)
+    nmda_ratio: float = attrs.field(default=0.3, validator=[ev.finite, attrs.validators.ge(0.0)])
+    nmda_groups: tuple[str, ...] = attrs.field(default=("prefrontal",), converter=_groups, validator=ev.group_names)
+    ext_rate_factor: float = attrs.field(default=3.5, validator=[ev.finite, attrs.validators.ge(0.0)])
+    tau_m_groups: Mapping[str, float] = attrs.field(factory=dict, converter=_tau_map, validator=ev.group_numbers("a positive time constant in ms", positive=True), hash=False)
 
     def __attrs_post_init__(self) -> None:
         if self.v_reset >= self.v_thr:
@@ -251,7 +233,7 @@ class ALIF(LIF):
     summary: ClassVar[str] = "LIF with a spike-triggered adaptive threshold (decays with tau_adapt)."
 
     tau_adapt: float = attrs.field(default=200.0, validator=_pos())
-    beta_adapt: float = attrs.field(default=1.0, validator=[_finite, attrs.validators.ge(0.0)])
+    beta_adapt: float = attrs.field(default=1.0, validator=[ev.finite, attrs.validators.ge(0.0)])
 
     @property
     def beta(self) -> float:

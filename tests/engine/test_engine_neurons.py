@@ -13,7 +13,7 @@ from scipy import stats
 
 from encephagen.connectome import Connectome
 from encephagen.engine import Brain, Delays, Microcircuit, Record, build_network, poisson_thresholds
-from encephagen.engine.simulate import _poisson_count
+from encephagen.engine.noise import poisson_count
 from encephagen_builtins.neurons import ALIF, LIF, NEURON_MODELS
 
 from engine_helpers import make_connectome
@@ -167,8 +167,8 @@ def test_poisson_table_is_exact_to_24_bits(lam: float) -> None:
     """Enumerate all 2^24 uniform integers: P(count = k) matches the Poisson pmf within 2^-24."""
     t = poisson_thresholds(lam)
     u = torch.arange(1 << 24, dtype=torch.float32)
-    counts = _poisson_count(u, t).to(torch.int64)
-    assert torch.equal(counts, _poisson_count(u, t, torch.tensor(t)).to(torch.int64))
+    counts = poisson_count(u, t).to(torch.int64)
+    assert torch.equal(counts, poisson_count(u, t, torch.tensor(t)).to(torch.int64))
     freq = torch.bincount(counts).double().numpy() / (1 << 24)
     k = np.arange(freq.size)
     assert np.all(np.abs(freq - stats.poisson.pmf(k, lam)) <= 2.0**-24)

@@ -20,7 +20,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 import numpy as np
 import torch
 
@@ -62,28 +61,11 @@ def inward(low: float, high: float, dtype: torch.dtype) -> tuple[float, float]:
 # -- parameter validation ------------------------------------------------------------
 
 
-def finite(inst: Any, att: attrs.Attribute, value: float) -> None:
-    """attrs validator: a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"'{att.name}' must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"'{att.name}' must be a finite number, got {value!r}")
-
 
 def as_float_map(value: Any) -> Any:
     """attrs converter: a mapping becomes a plain ``dict`` (anything else is left for the validator)."""
     return dict(value) if isinstance(value, Mapping) else value
 
-
-def float_map(inst: Any, att: attrs.Attribute, value: Any) -> None:
-    """attrs validator: ``{group name: finite number}``."""
-    if not isinstance(value, dict):
-        raise TypeError(f"'{att.name}' must be a mapping of region group name -> scale, got {value!r}")
-    for k, v in value.items():
-        if not isinstance(k, str) or not k:
-            raise TypeError(f"'{att.name}' keys must be region group names, got {k!r}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"'{att.name}[{k}]' must be a finite number, got {v!r}")
 
 
 def bounds_ordered(inst: Any, low: str = "w_min", high: str = "w_max") -> None:

@@ -30,6 +30,7 @@ import torch
 from attrs import validators as v
 
 from encephagen.errors import ConfigError
+from encephagen import validators as ev
 from encephagen_builtins.learning.common import (
     BASELINE_ORDERS,
     PLASTIC_CHOICES,
@@ -40,8 +41,6 @@ from encephagen_builtins.learning.common import (
     check_bounds,
     coef,
     decay_pair,
-    finite,
-    float_map,
     network_constant,
     reward_snapshot_or_live,
 )
@@ -82,19 +81,19 @@ class EProp:
     name: ClassVar[str] = "eprop"
     summary: ClassVar[str] = "Reward-modulated e-prop with eligibility snapshots (Bellec et al. 2020)."
 
-    lr: float = attrs.field(default=0.1, validator=[finite, v.ge(0.0)])
-    tau_e: float = attrs.field(default=50.0, validator=[finite, v.gt(0.0)])
-    gamma: float = attrs.field(default=0.5, validator=[finite, v.gt(0.0)])
-    w_min: float = attrs.field(default=-15.0, validator=finite)
-    w_max: float = attrs.field(default=15.0, validator=finite)
-    reward_decay: float = attrs.field(default=0.99, validator=[finite, v.ge(0.0), v.lt(1.0)])
+    lr: float = attrs.field(default=0.1, validator=[ev.finite, v.ge(0.0)])
+    tau_e: float = attrs.field(default=50.0, validator=[ev.finite, v.gt(0.0)])
+    gamma: float = attrs.field(default=0.5, validator=[ev.finite, v.gt(0.0)])
+    w_min: float = attrs.field(default=-15.0, validator=ev.finite)
+    w_max: float = attrs.field(default=15.0, validator=ev.finite)
+    reward_decay: float = attrs.field(default=0.99, validator=[ev.finite, v.ge(0.0), v.lt(1.0)])
     baseline_order: Literal["published", "textbook"] = attrs.field(default="published", validator=v.in_(BASELINE_ORDERS))
     variant: Literal["snapshot", "continuous", "supervised"] = attrs.field(default="snapshot", validator=v.in_(VARIANTS))
     adaptive: bool = attrs.field(default=False, validator=v.instance_of(bool))
     plastic: Literal["all", "excitatory", "between"] = attrs.field(default="all", validator=v.in_(PLASTIC_CHOICES))
-    reward_map: Mapping[str, float] = attrs.field(factory=dict, converter=as_float_map, validator=float_map)
-    reward_default: float = attrs.field(default=1.0, validator=finite)
-    feedback_std: float = attrs.field(default=0.01, validator=[finite, v.gt(0.0)])
+    reward_map: Mapping[str, float] = attrs.field(factory=dict, converter=as_float_map, validator=ev.group_numbers())
+    reward_default: float = attrs.field(default=1.0, validator=ev.finite)
+    feedback_std: float = attrs.field(default=0.01, validator=[ev.finite, v.gt(0.0)])
     feedback_seed: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)])
     snapshot_precision: Literal["full", "half"] = attrs.field(default="full", validator=v.in_(("full", "half")))
     block_steps: int = attrs.field(default=32, validator=[v.instance_of(int), v.ge(1), v.le(4096)])

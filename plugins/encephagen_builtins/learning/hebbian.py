@@ -24,7 +24,8 @@ import attrs
 import torch
 from attrs import validators as v
 
-from encephagen_builtins.learning.common import PLASTIC_CHOICES, WeightWriter, bounds_ordered, check_bounds, finite
+from encephagen import validators as ev
+from encephagen_builtins.learning.common import PLASTIC_CHOICES, WeightWriter, bounds_ordered, check_bounds
 
 WINDOWS = ("cs", "us")
 
@@ -43,10 +44,10 @@ class Hebbian:
     name: ClassVar[str] = "hebbian"
     summary: ClassVar[str] = "Co-activity Hebbian rule of the published exp. 21 (CS x US windows), on the live weights."
 
-    eta: float = attrs.field(default=0.003, validator=[finite, v.ge(0.0)])
+    eta: float = attrs.field(default=0.003, validator=[ev.finite, v.ge(0.0)])
     threshold: int = attrs.field(default=2, validator=[v.instance_of(int), v.ge(0)])
-    w_min: float = attrs.field(default=-20.0, validator=finite)
-    w_max: float = attrs.field(default=20.0, validator=finite)
+    w_min: float = attrs.field(default=-20.0, validator=ev.finite)
+    w_max: float = attrs.field(default=20.0, validator=ev.finite)
     plastic: Literal["all", "excitatory", "between"] = attrs.field(default="all", validator=v.in_(PLASTIC_CHOICES))
 
     def __attrs_post_init__(self) -> None:

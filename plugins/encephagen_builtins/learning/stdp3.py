@@ -26,6 +26,7 @@ import attrs
 import torch
 from attrs import validators as v
 
+from encephagen import validators as ev
 from encephagen_builtins.learning.common import (
     BASELINE_ORDERS,
     PLASTIC_CHOICES,
@@ -35,8 +36,6 @@ from encephagen_builtins.learning.common import (
     check_bounds,
     decay_pair,
     BlockFold,
-    finite,
-    float_map,
     reward_snapshot_or_live,
 )
 
@@ -65,20 +64,20 @@ class ThreeFactorSTDP:
     name: ClassVar[str] = "stdp3"
     summary: ClassVar[str] = "Three-factor STDP: pair STDP into an eligibility trace, gated by reward (Izhikevich 2007)."
 
-    lr: float = attrs.field(default=1.0, validator=[finite, v.ge(0.0)])
-    a_plus: float = attrs.field(default=1e-4, validator=[finite, v.ge(0.0)])
-    a_minus: float = attrs.field(default=1.5e-4, validator=[finite, v.ge(0.0)])
-    tau_plus: float = attrs.field(default=20.0, validator=[finite, v.gt(0.0)])
-    tau_minus: float = attrs.field(default=20.0, validator=[finite, v.gt(0.0)])
-    tau_e: float = attrs.field(default=1000.0, validator=[finite, v.gt(0.0)])
-    w_min: float = attrs.field(default=-15.0, validator=finite)
-    w_max: float = attrs.field(default=15.0, validator=finite)
-    reward_decay: float = attrs.field(default=0.99, validator=[finite, v.ge(0.0), v.lt(1.0)])
+    lr: float = attrs.field(default=1.0, validator=[ev.finite, v.ge(0.0)])
+    a_plus: float = attrs.field(default=1e-4, validator=[ev.finite, v.ge(0.0)])
+    a_minus: float = attrs.field(default=1.5e-4, validator=[ev.finite, v.ge(0.0)])
+    tau_plus: float = attrs.field(default=20.0, validator=[ev.finite, v.gt(0.0)])
+    tau_minus: float = attrs.field(default=20.0, validator=[ev.finite, v.gt(0.0)])
+    tau_e: float = attrs.field(default=1000.0, validator=[ev.finite, v.gt(0.0)])
+    w_min: float = attrs.field(default=-15.0, validator=ev.finite)
+    w_max: float = attrs.field(default=15.0, validator=ev.finite)
+    reward_decay: float = attrs.field(default=0.99, validator=[ev.finite, v.ge(0.0), v.lt(1.0)])
     baseline_order: Literal["published", "textbook"] = attrs.field(default="published", validator=v.in_(BASELINE_ORDERS))
     variant: Literal["snapshot", "continuous"] = attrs.field(default="snapshot", validator=v.in_(("snapshot", "continuous")))
     plastic: Literal["all", "excitatory", "between"] = attrs.field(default="all", validator=v.in_(PLASTIC_CHOICES))
-    reward_map: Mapping[str, float] = attrs.field(factory=dict, converter=as_float_map, validator=float_map)
-    reward_default: float = attrs.field(default=1.0, validator=finite)
+    reward_map: Mapping[str, float] = attrs.field(factory=dict, converter=as_float_map, validator=ev.group_numbers())
+    reward_default: float = attrs.field(default=1.0, validator=ev.finite)
     block_steps: int = attrs.field(default=32, validator=[v.instance_of(int), v.ge(1), v.le(4096)])
 
     def __attrs_post_init__(self) -> None:

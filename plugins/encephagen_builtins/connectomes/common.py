@@ -1,0 +1,67 @@
+"""What every built-in connectome source shares: field errors, matrix checks, the size cap."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from encephagen.connectome import Connectome
+from encephagen.errors import DataError
+
+
+def field_error(field: str, message: str) -> DataError:
+    """A :class:`DataError` at ``connectome.<field>``."""
+    return DataError.at(f"connectome.{field}" if field else "connectome", message)
+
+
+def check_matrix(a: Any, field: str, what: str) -> np.ndarray:
+    """``a`` as a float64 square, finite, non-negative matrix, or a DataError at ``field``."""
+    arr = np.asarray(a)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise field_error(field, f"{what} must be numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise field_error(field, f"{what} must be real numbers, got complex values")
+    arr = arr.astype(np.float64)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise field_error(field, f"{what} must be a non-empty square matrix, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise field_error(field, f"{what} have {int(bad.sum())} NaN/inf entries (first at [{i}, {j}]); replace them with numbers")
+    neg = arr < 0
+    if neg.any():
+        i, j = np.argwhere(neg)[0]
+        raise field_error(field, f"{what} have {int(neg.sum())} negative entries (first at [{i}, {j}]); connection data must be >= 0")
+    return arr
+
+
+def build(field_prefix: str = "", **kwargs: Any) -> Connectome:
+    """A Connectome; its own validation errors are reported under ``connectome.``."""
+    try:
+        return Connectome(**kwargs)
+    except DataError as e:
+        raise e.prefixed(f"connectome{field_prefix}") from None
+
+
+def default_labels(n: int) -> tuple[str, ...]:
+    width = max(2, len(str(n - 1)))
+    return tuple(f"R{i:0{width}d}" for i in range(n))
+
+
+def path_str(p: Any) -> Any:
+    """``os.PathLike`` -> ``str``; anything else is left for the validator to reject."""
+    return os.fspath(p) if isinstance(p, os.PathLike) else p
+
+
+#: The most bytes one data file (or archive member) may take once read or decompressed.
+MAX_DATA_BYTES = 1 << 30
+
+
+def check_size(nbytes: int, what: str, field: str) -> None:
+    """Refuse data whose declared size exceeds :data:`MAX_DATA_BYTES`, before anything is read."""
+    if nbytes > MAX_DATA_BYTES:
+        raise field_error(
+            field, f"{what} would take {nbytes / 2**20:,.0f} MiB once read, more than the {MAX_DATA_BYTES / 2**20:,.0f} MiB a connectome file may hold"
+        )

@@ -1,0 +1,163 @@
+"""Classical conditioning: ``conditioning`` (spec section 8) and ``multisensory`` (two CS, one US)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import torch
+
+from encephagen import validators as ev
+from encephagen.interfaces import TaskContext
+from encephagen_builtins import metrics as M
+from encephagen_builtins.tasks.protocol import draw_patterns, drive, evoked_response, fresh_learner, pairing_trial, pattern_mask, region_mask, regions_of, run, spec_field, step_split
+
+
+@attrs.frozen
+class Conditioning:
+    """Classical conditioning: a visual CS paired with an amygdala US, learning attached.
+
+    Every ``test_every`` trials, with learning detached, the response of the
+    response regions to the CS alone is measured (CS rate minus baseline rate,
+    spikes per neuron per step). Metrics: ``cond_slope`` (regression slope of
+    the responses over tests), ``cond_final`` (the last response), and the
+    series ``learning_curve``.
+
+    :ivar trials: CS-US pairings.
+    :ivar cs_steps: CS duration in steps.
+    :ivar us_steps: US duration.
+    :ivar gap_steps: pause after each trial.
+    :ivar cs_amplitude: mV per step on the CS pattern neurons.
+    :ivar us_amplitude: mV per step on every US neuron.
+    :ivar cs_regions: group -> first n regions that receive the CS (0 = all).
+    :ivar us_regions: group -> first n regions that receive the US.
+    :ivar response_regions: group -> first n regions whose response is measured.
+    :ivar test_every: trials between tests.
+    :ivar test_baseline_steps: baseline before the test CS.
+    :ivar pattern_fraction: share of each region's neuron positions in the CS pattern.
+    :ivar pattern_seed: fixed pattern seed for all brains (published: 42), or
+        ``null`` to draw from each replicate's seed.
+    :ivar reward: reward delivered at US offset.
+    :ivar learn: attach the study's learning rule (false: the same protocol without learning).
+    """
+
+    name: ClassVar[str] = "conditioning"
+    trials: int = attrs.field(default=30, validator=ev.positive_int)
+    cs_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    us_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    gap_steps: int = attrs.field(default=300, validator=ev.non_negative)
+    cs_amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
+    us_amplitude: float = attrs.field(default=20.0, validator=ev.non_negative)
+    cs_regions: dict[str, int] = spec_field({"visual": 4})
+    us_regions: dict[str, int] = spec_field({"amygdala": 0})
+    response_regions: dict[str, int] = spec_field({"amygdala": 0, "prefrontal": 4})
+    test_every: int = attrs.field(default=5, validator=ev.positive_int)
+    test_baseline_steps: int = attrs.field(default=300, validator=ev.positive_int)
+    pattern_fraction: float = attrs.field(default=0.3, validator=ev.fraction)
+    pattern_seed: int | None = None
+    reward: float = 1.0
+    learn: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.trials < self.test_every:
+            raise ValueError(
+                f"'trials' must be at least test_every ({self.test_every}), or the CS response is never measured; got {self.trials}"
+            )
+
+    def required_groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.cs_regions, *self.us_regions, *self.response_regions]))
+
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        tests = self.trials // self.test_every
+        return step_split(tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
+
+    def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
+        net = brain.network
+        pattern = draw_patterns(ctx.stimulus_rngs, 1, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)[0]
+        cs = drive(pattern_mask(brain, regions_of(brain, self.cs_regions), pattern), self.cs_amplitude)
+        us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
+        response = regions_of(brain, self.response_regions)
+        learner = fresh_learner(brain, ctx, self.learn)
+        curve = []
+        for trial in range(1, self.trials + 1):
+            pairing_trial(brain, learner, cs, us, self)
+            if trial % self.test_every == 0:
+                curve.append(evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, cs), self.cs_steps)))
+        if not curve:
+            raise ValueError("conditioning: trials < test_every, so the CS response is never measured")
+        curve_arr = np.stack(curve, axis=1)  # (B, tests)
+        ctx.series["learning_curve"] = curve_arr
+        slope = np.array([M.linear_slope(c) if len(c) > 1 else 0.0 for c in curve_arr])
+        return {"cond_slope": slope, "cond_final": curve_arr[:, -1]}
+
+
+@attrs.frozen
+class Multisensory:
+    """Multi-sensory association: auditory + visual CS together, paired with a US.
+
+    Trials as in ``conditioning`` with both CS patterns at once. After
+    training, learning detached, the response regions' response to each
+    modality alone and to both is measured. Metrics: ``response_auditory``,
+    ``response_visual``, ``response_both``, ``superadditivity`` (both minus
+    the sum of the two alone).
+
+    :ivar trials: pairings.
+    :ivar cs_steps: CS length.
+    :ivar us_steps: US length.
+    :ivar gap_steps: pause.
+    :ivar cs_amplitude: mV per step on CS pattern neurons.
+    :ivar us_amplitude: mV per step on US neurons.
+    :ivar auditory_regions: group -> first n regions of the auditory CS.
+    :ivar visual_regions: group -> first n regions of the visual CS.
+    :ivar us_regions: group -> first n regions receiving the US.
+    :ivar response_regions: group -> first n regions measured.
+    :ivar test_baseline_steps: baseline before each test.
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    :ivar reward: reward at US offset.
+    :ivar learn: attach the learning rule.
+    """
+
+    name: ClassVar[str] = "multisensory"
+    trials: int = attrs.field(default=30, validator=ev.positive_int)
+    cs_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    us_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    gap_steps: int = attrs.field(default=300, validator=ev.non_negative)
+    cs_amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
+    us_amplitude: float = attrs.field(default=20.0, validator=ev.non_negative)
+    auditory_regions: dict[str, int] = spec_field({"auditory": 0})
+    visual_regions: dict[str, int] = spec_field({"visual": 4})
+    us_regions: dict[str, int] = spec_field({"amygdala": 0})
+    response_regions: dict[str, int] = spec_field({"amygdala": 0, "prefrontal": 4})
+    test_baseline_steps: int = attrs.field(default=300, validator=ev.positive_int)
+    pattern_fraction: float = attrs.field(default=0.3, validator=ev.fraction)
+    pattern_seed: int | None = None
+    reward: float = 1.0
+    learn: bool = True
+
+    def required_groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.auditory_regions, *self.visual_regions, *self.us_regions, *self.response_regions]))
+
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return step_split(3 * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
+
+    def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
+        net = brain.network
+        pats = draw_patterns(ctx.stimulus_rngs, 2, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
+        aud = drive(pattern_mask(brain, regions_of(brain, self.auditory_regions), pats[0]), self.cs_amplitude)
+        vis = drive(pattern_mask(brain, regions_of(brain, self.visual_regions), pats[1]), self.cs_amplitude)
+        both = torch.maximum(aud, vis)  # the sum where the two do not overlap
+        us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
+        response = regions_of(brain, self.response_regions)
+        learner = fresh_learner(brain, ctx, self.learn)
+        for _ in range(self.trials):
+            pairing_trial(brain, learner, both, us, self)
+
+        def test(x: torch.Tensor) -> np.ndarray:
+            return evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, x), self.cs_steps))
+
+        a, v, av = test(aud), test(vis), test(both)
+        return {"response_auditory": a, "response_visual": v, "response_both": av, "superadditivity": av - (a + v)}

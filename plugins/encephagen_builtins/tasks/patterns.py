@@ -1,0 +1,142 @@
+"""Pattern tasks: ``discrimination`` (learned classification) and ``response_diversity`` (no learning)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from encephagen import validators as ev
+from encephagen.interfaces import TaskContext
+from encephagen_builtins import metrics as M
+from encephagen_builtins.tasks.protocol import draw_patterns, drive, fresh_learner, pattern_mask, regions_of, run, spec_field, step_split
+
+
+@attrs.frozen
+class Discrimination:
+    """Pattern discrimination after reward-modulated exposure (metrics ``accuracy``, ``linear_accuracy``).
+
+    Learning phase: ``epochs`` x ``n_patterns`` presentations on all stimulus
+    regions, each followed by ``snapshot()`` and ``reward``. Test phase,
+    learning detached: ``test_rounds`` x ``n_patterns`` presentations; each
+    gives a vector of spike counts per readout region. ``accuracy`` is the
+    leave-one-out nearest-centroid accuracy (cosine), ``linear_accuracy`` that
+    of a leave-one-out ridge readout.
+
+    :ivar n_patterns: patterns (classes).
+    :ivar epochs: learning passes.
+    :ivar stim_steps: presentation length.
+    :ivar gap_steps: pause before each test and after each learning presentation.
+    :ivar amplitude: mV per step on pattern neurons.
+    :ivar stim_regions: group -> first n regions receiving the patterns (0 = all).
+    :ivar readout_regions: group -> first n regions read out.
+    :ivar test_rounds: presentations of each pattern at test.
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    :ivar reward: reward after each learning presentation.
+    :ivar learn: attach the learning rule.
+    """
+
+    name: ClassVar[str] = "discrimination"
+    n_patterns: int = attrs.field(default=5, validator=ev.at_least(2, "the metrics compare patterns"))
+    epochs: int = attrs.field(default=3, validator=ev.non_negative)
+    stim_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    gap_steps: int = attrs.field(default=200, validator=ev.non_negative)
+    amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
+    stim_regions: dict[str, int] = spec_field({"visual": 0})
+    readout_regions: dict[str, int] = spec_field({"prefrontal": 8, "hippocampus": 0})
+    test_rounds: int = attrs.field(default=5, validator=ev.positive_int)
+    pattern_fraction: float = attrs.field(default=0.3, validator=ev.fraction)
+    pattern_seed: int | None = None
+    reward: float = 1.0
+    learn: bool = True
+
+    def required_groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.stim_regions, *self.readout_regions]))
+
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        learning = self.epochs * self.n_patterns * (self.stim_steps + self.gap_steps) * (self.learn and rule)
+        return self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning  # no learner: no learning phase
+
+    def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
+        net = brain.network
+        pats = draw_patterns(ctx.stimulus_rngs, self.n_patterns, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
+        stim_regions = regions_of(brain, self.stim_regions)
+        inputs = [drive(pattern_mask(brain, stim_regions, p), self.amplitude) for p in pats]
+        readout = regions_of(brain, self.readout_regions)
+        learner = fresh_learner(brain, ctx, self.learn)
+        if learner is not None:
+            for _ in range(self.epochs):
+                for x in inputs:
+                    run(brain, self.stim_steps, x, learner)
+                    learner.snapshot()
+                    learner.reward(self.reward)
+                    run(brain, self.gap_steps, None, learner)
+        vectors, labels = [], []
+        for _ in range(self.test_rounds):
+            for p, x in enumerate(inputs):
+                run(brain, self.gap_steps)
+                vectors.append(run(brain, self.stim_steps, x)[:, readout].cpu().numpy().astype(np.float64))
+                labels.append(p)
+        X = np.stack(vectors, axis=1)  # (B, trials, readout)
+        y = np.array(labels)
+        return {
+            "accuracy": np.array([M.loo_nearest_centroid_accuracy(xb, y) for xb in X]),
+            "linear_accuracy": np.array([M.loo_linear_readout_accuracy(xb, y) for xb in X]),
+        }
+
+
+@attrs.frozen
+class ResponseDiversity:
+    """How differently the whole brain answers different patterns (spec section 8), no learning.
+
+    Each presentation gives the rate of every region; metrics from
+    :func:`encephagen_builtins.metrics.response_diversity`: ``cos_dist_mean``,
+    ``cos_dist_min``, ``consistency``, ``fisher``, ``dimensionality``,
+    ``breadth``, ``entropy``.
+
+    :ivar n_patterns: patterns.
+    :ivar rounds: presentations of each.
+    :ivar stim_steps: presentation length.
+    :ivar gap_steps: pause before each.
+    :ivar amplitude: mV per step.
+    :ivar stim_regions: group -> first n regions (0 = all).
+    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_seed: as in ``conditioning``.
+    """
+
+    name: ClassVar[str] = "response_diversity"
+    n_patterns: int = attrs.field(default=5, validator=ev.at_least(2, "the metrics compare patterns"))
+    rounds: int = attrs.field(default=8, validator=ev.positive_int)
+    stim_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    gap_steps: int = attrs.field(default=200, validator=ev.non_negative)
+    amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
+    stim_regions: dict[str, int] = spec_field({"visual": 0})
+    pattern_fraction: float = attrs.field(default=0.3, validator=ev.fraction)
+    pattern_seed: int | None = None
+
+    def required_groups(self) -> tuple[str, ...]:
+        return tuple(self.stim_regions)
+
+    def step_counts(self, rule: bool = True) -> tuple[int, int]:
+        """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
+        return step_split(self.rounds * self.n_patterns * (self.gap_steps + self.stim_steps), 0, rule)
+
+    def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
+        net = brain.network
+        pats = draw_patterns(ctx.stimulus_rngs, self.n_patterns, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
+        regions = regions_of(brain, self.stim_regions)
+        inputs = [drive(pattern_mask(brain, regions, p), self.amplitude) for p in pats]
+        vectors, labels = [], []
+        for _ in range(self.rounds):
+            for p, x in enumerate(inputs):
+                run(brain, self.gap_steps)
+                counts = run(brain, self.stim_steps, x)
+                vectors.append((counts / (net.neurons_per_region * self.stim_steps)).cpu().numpy().astype(np.float64))
+                labels.append(p)
+        X = np.stack(vectors, axis=1)  # (B, trials, R)
+        y = np.array(labels)
+        per_brain = [M.response_diversity(xb, y) for xb in X]
+        return {k: np.array([d[k] for d in per_brain]) for k in per_brain[0]}
