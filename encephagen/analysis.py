@@ -12,7 +12,15 @@ output is three tables:
 - **interactions** (:class:`InteractionRow`): for each non-reference
   condition, metric and factor with two or more levels, whether the
   condition's effect differs across the factor's levels
-  (:func:`encephagen.interaction.interaction_test`).
+  (:func:`encephagen.interaction.interaction_test`);
+- **learning** (:class:`LearningRow`): for each metric its task declares a
+  change (after minus before learning), within every cell, whether it differs
+  from 0 (Wilcoxon signed-rank over replicates): did learning move it at all?
+
+Each metric's direction (which value is better) comes from its task's
+description (:class:`~encephagen.interfaces.Metric`), stored with each cell; a
+metric without one has direction ``none``: a significant difference is
+reported as "differs" and nobody wins.
 
 Benjamini-Hochberg q is computed once, over the tests of the kinds named in
 ``statistics.fdr_family`` (by default comparisons and interactions); tests of
@@ -30,6 +38,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from encephagen.interfaces import Metric, undeclared
 from encephagen.stats import Comparison
 from encephagen.store import MetricRow, StoredCell, StoredCondition
 
@@ -42,8 +51,9 @@ class SummaryRow:
 
     :ivar levels: the stratum's ``(factor, level)`` pairs (empty without factors).
     :ivar comparison: the :class:`~encephagen.stats.Comparison` (q set; NaN outside the FDR family).
-    :ivar power_n: replicates per condition for 80 % power at the observed d
-        (``None`` without a finite, non-zero d).
+    :ivar power_n: replicates per condition at which the exact test would have 80 % power if the
+        true effect were the observed Hedges' g (simulated, :func:`~encephagen.stats.power_replicates`);
+        ``None`` without a finite, non-zero g or beyond :data:`~encephagen.stats.POWER_N_MAX`.
     :ivar note: special cases and failed replicates.
     """
 
@@ -58,8 +68,8 @@ class SummaryRow:
 
     @property
     def winner(self) -> str:
-        """The name of the winning condition ("" when no difference is significant)."""
-        return {"other": self.condition, "reference": self.reference}.get(self.comparison.winner, "")
+        """The better condition's name, "differs" for a metric without a better direction, "" when nothing is significant."""
+        return {"other": self.condition, "reference": self.reference, "differs": "differs"}.get(self.comparison.winner, "")
 
 
 @attrs.frozen
@@ -101,14 +111,66 @@ class InteractionRow:
 
 
 @attrs.frozen
+class LearningRow:
+    """Whether a change metric (after minus before learning) differs from 0 within one cell.
+
+    :ivar cell: the cell's key (the condition's name without factors).
+    :ivar values: finished replicates' values.
+    :ivar p: two-sided Wilcoxon signed-rank p against 0 (exact without ties or zeros); NaN below 2 values
+        or when every value is 0. Not in the FDR family.
+    """
+
+    task: str
+    metric: str
+    cell: str
+    n: int
+    mean: float
+    p: float
+
+
+@attrs.frozen
 class Analysis:
-    """Every table of a study's statistics, and the FDR family they share."""
+    """Every table of a study's statistics, the FDR family they share, and what each metric means.
+
+    :ivar metrics: ``(task, metric)`` -> its description (from the reference cell's tasks).
+    """
 
     comparisons: list[SummaryRow]
     omnibus: list[OmnibusRow]
     interactions: list[InteractionRow]
     family: tuple[str, ...]
     family_size: int
+    metrics: dict[tuple[str, str], Metric] = attrs.field(factory=dict)
+    learning: list[LearningRow] = attrs.field(factory=list)
+
+
+def metric_descriptions(cells: Sequence[StoredCell]) -> dict[tuple[str, str], Metric]:
+    """``(task label, metric)`` -> description, from the cells' stored task descriptions (first cell first)."""
+    out: dict[tuple[str, str], Metric] = {}
+    for cell in cells:
+        for task, described in dict(cell.info.get("metrics", {})).items():
+            for m in described:
+                out.setdefault((task, m["name"]), Metric(**m))
+    return out
+
+
+def cell_chance(cells: Sequence[StoredCell]) -> dict[tuple[str, str, str], float]:
+    """``(cell key, task label, metric)`` -> chance level, where a cell's task declares one."""
+    return {
+        (cell.key, task, m["name"]): float(m["chance"])
+        for cell in cells
+        for task, described in dict(cell.info.get("metrics", {})).items()
+        for m in described
+        if m.get("chance") is not None
+    }
+
+
+def _signed_rank(values: np.ndarray) -> float:
+    if values.size < 2 or not np.any(values != 0):
+        return math.nan
+    from scipy import stats as sps
+
+    return float(sps.wilcoxon(values, alternative="two-sided").pvalue)
 
 
 def stats_rng(study_seed: int, task: str, metric: str, condition: str, *names: str) -> np.random.Generator:
@@ -169,6 +231,9 @@ def analyze(
     from encephagen.interaction import interaction_test
     from encephagen.stats import benjamini_hochberg, compare, power_replicates
 
+    described = metric_descriptions(cells)
+    chance = cell_chance(cells)
+
     factors = dict(factors or {})
     options = {"comparisons": "reference", "fdr_family": ["comparisons", "interactions"], "permutations": 9999, **(statistics or {})}
     failed = failed or {}
@@ -191,13 +256,21 @@ def analyze(
             tags = [f"{f}={lv}" for f, lv in levels]
             for a, b in _pairs(names, reference, options["comparisons"]):
                 extra = tags if a == reference else [*tags, "vs", a]
-                comp = compare(group(task, metric, a, levels), group(task, metric, b, levels), rng=stats_rng(seed, task, metric, b, *extra), alpha=alpha)
+                meaning = described.get((task, metric)) or undeclared(metric)
+                comp = compare(
+                    group(task, metric, a, levels), group(task, metric, b, levels), rng=stats_rng(seed, task, metric, b, *extra),
+                    alpha=alpha, direction=meaning.direction,
+                )
                 notes = [comp.note] if comp.note else []
+                for who, mean in ((a, comp.mean_ref), (b, comp.mean_other)):
+                    level = chance.get((cell_of.get((who, levels), who), task, metric))
+                    if level is not None and mean <= level:
+                        notes.append(f"{who} at or below chance ({level:.3g})")
                 for who in (a, b):
                     n_failed = failed.get(cell_of.get((who, levels), who), 0)
                     if n_failed:
                         notes.append(f"{who}: {n_failed} of {planned} replicates failed")
-                power = power_replicates(comp.d, alpha) if math.isfinite(comp.d) else None
+                power = power_replicates(comp.g, alpha, rng=stats_rng(seed, task, metric, b, *extra, "power")) if math.isfinite(comp.g) else None
                 comparisons.append(SummaryRow(task, metric, a, b, comp, power, "; ".join(notes), levels))
             if len(names) > 2:
                 omnibus.append(_kruskal(task, metric, levels, [group(task, metric, n, levels) for n in names]))
@@ -241,7 +314,15 @@ def analyze(
     if "interactions" in family:
         interactions = [attrs.evolve(i, q=next(q)) for i in interactions]
     size = sum(1 for p in ps if not math.isnan(p))
-    return Analysis(comparisons, omnibus, interactions, family, size)
+    learning = []
+    for task, metric in metrics:
+        if not (described.get((task, metric)) or undeclared(metric)).change:
+            continue
+        for c in cells:
+            v = group(task, metric, c.condition, tuple(c.levels))
+            v = v[np.isfinite(v)]
+            learning.append(LearningRow(task, metric, c.key, int(v.size), float(v.mean()) if v.size else math.nan, _signed_rank(v)))
+    return Analysis(comparisons, omnibus, interactions, family, size, described, learning)
 
 
 def stratum_index(stratum: Sequence[str], levels: Sequence[Sequence[str]]) -> int:

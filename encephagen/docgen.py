@@ -1,9 +1,12 @@
-"""Generate the study-file reference (``docs/study-file.md``) from the schema.
+"""Generate the study-file reference (``docs/study-file.md``) and the metric reference (``docs/metrics.md``).
 
-The page lists every key of the study file and every parameter of every
+The first page lists every key of the study file and every parameter of every
 installed component, with type, default and description, all read from the
-attrs classes themselves, so the reference cannot drift from the code.
-Regenerate with ``python -m encephagen.docgen > docs/study-file.md``.
+attrs classes themselves, so the reference cannot drift from the code. The
+second lists what every installed task's metrics mean, from the tasks' own
+descriptions (:class:`~encephagen.interfaces.Metric`). Regenerate with
+``python -m encephagen.docgen > docs/study-file.md`` and
+``python -m encephagen.docgen metrics > docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -173,7 +176,59 @@ def render(registry: Registry) -> str:
     return "\n".join(out)
 
 
+def _metric_rows(metrics: Any) -> list[str]:
+    rows = ["| metric | unit | better | chance | definition |", "|---|---|---|---|---|"]
+    for m in metrics:
+        name = f"`{m.name}` (series; a point per {m.x})" if m.is_series else f"`{m.name}`"
+        change = " A change from before learning: the report tests it against 0 in each cell." if m.change else ""
+        chance = "-" if m.chance is None else f"{m.chance:.3g}"
+        rows.append(f"| {name} | {m.unit} | {m.direction} | {chance} | {m.definition}{change} |")
+    return rows
+
+
+def render_metrics(registry: Registry) -> str:
+    """The metric reference page: every installed task's metrics with its default parameters."""
+    from encephagen.interfaces import DescribesMetrics
+
+    out = [
+        "# Metric reference",
+        "",
+        "Generated from the tasks' own descriptions by `python -m encephagen.docgen metrics`;",
+        "a test fails when this page and the code disagree. Each task is shown with its",
+        "default parameters (a definition or chance level that depends on a parameter,",
+        "such as the number of patterns, follows it in a study). The report of every",
+        "study shows the same table for the tasks it ran.",
+        "",
+        "- **better**: `higher` or `lower` is the better value, so the report's winner is the",
+        "  better condition; `none`: the report says that conditions *differ* and names no",
+        "  winner (a firing rate, a diversity measure).",
+        "- **chance**: the value expected without structure or learning; the report flags",
+        "  a condition whose mean is at or below it, and the plots draw it.",
+        "- Rates inside task metrics are in spikes per neuron per step (1e4 Hz at dt = 0.1 ms).",
+        "",
+    ]
+    for e in registry.entries("task"):
+        out += [f"## `{e.name}` ({e.provider})", "", e.summary, ""]
+        try:
+            task = e.cls()
+        except Exception as exc:  # a task without defaults: described once configured
+            out += [f"Needs parameters to describe its metrics ({exc}).", ""]
+            continue
+        if not isinstance(task, DescribesMetrics):
+            out += ["Does not describe its metrics: the report gives them direction `none` and no unit.", ""]
+            continue
+        out += [*_metric_rows(task.metrics()), ""]
+        names = {m.name for m in task.metrics()}
+        for a in attrs.fields(type(task)):
+            if a.default is False:
+                extra = [m for m in attrs.evolve(task, **{a.name: True}).metrics() if m.name not in names]
+                if extra:
+                    out += [f"With `{a.name}: true` also:", "", *_metric_rows(extra), ""]
+    return "\n".join(out)
+
+
 if __name__ == "__main__":  # pragma: no cover
     from encephagen.plugins import default_registry
 
-    sys.stdout.write(render(default_registry()))
+    page = render_metrics if sys.argv[1:] == ["metrics"] else render
+    sys.stdout.write(page(default_registry()))

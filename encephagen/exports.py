@@ -38,7 +38,7 @@ CONNECTOMES_NAME = "connectomes.npz"
 
 SUMMARY_COLUMNS = (
     "task", "metric", "reference", "condition", "n_ref", "n", "mean_ref", "sd_ref", "mean", "sd",
-    "U", "p", "q", "d", "g", "ci_low", "ci_high", "winner", "power_n", "note",
+    "U", "p", "q", "d", "g", "ci_low", "ci_high", "direction", "winner", "power_n", "note",
 )  # fmt: skip
 INTERACTION_COLUMNS = (
     "task", "metric", "condition", "reference", "factor", "levels", "effects", "n", "F", "df1", "df2",
@@ -87,7 +87,7 @@ def summary_csv_row(row: SummaryRow, factors: Sequence[str] = ()) -> list[str]:
         row.task, row.metric, *(by.get(f, "") for f in factors), row.reference, row.condition, str(c.n_ref), str(c.n_other),
         _num(c.mean_ref), _num(c.sd_ref), _num(c.mean_other), _num(c.sd_other),
         _num(c.u), _num(c.p), _num(c.q), _num(c.d), _num(c.g), _num(c.ci_low), _num(c.ci_high),
-        row.winner, "" if row.power_n is None else str(row.power_n), row.note,
+        c.direction, row.winner, "" if row.power_n is None else str(row.power_n), row.note,
     ]  # fmt: skip
 
 

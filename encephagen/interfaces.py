@@ -283,6 +283,72 @@ class CountsSteps(Protocol):
         ...
 
 
+#: Which value of a metric is better: ``higher``, ``lower``, or ``none`` (a
+#: difference is reported, nobody wins).
+DIRECTIONS: tuple[str, ...] = ("higher", "lower", "none")
+
+
+def _direction(inst: Any, att: attrs.Attribute, value: Any) -> None:
+    if value not in DIRECTIONS:
+        raise ValueError(f"'{att.name}' must be one of {', '.join(DIRECTIONS)}, got {value!r}")
+
+
+def _chance(inst: Any, att: attrs.Attribute, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value)):
+        raise ValueError(f"'{att.name}' must be a finite number or None, got {value!r}")
+
+
+@attrs.frozen
+class Metric:
+    """What one metric (or series) of a task means: the report, the plots and ``docs/metrics.md`` show it.
+
+    :ivar name: the key :meth:`Task.run` returns (or, for a series, the key in ``context.series``).
+    :ivar unit: the unit of a value, e.g. ``"Hz"``, ``"spikes/neuron/step"``; ``"1"`` for a pure number.
+    :ivar definition: one or two sentences: what is measured, over what.
+    :ivar direction: ``"higher"`` or ``"lower"``: which value is better, so the report's winner is the
+        better condition; ``"none"``: the report says that the conditions differ and names no winner.
+    :ivar chance: the value expected by chance (e.g. accuracy ``1 / n_patterns``), or ``None``.
+    :ivar x: for a series only: what one point is (e.g. ``"test, every 5 trials"``); ``None`` for a metric.
+    :ivar change: the value is one brain's change (after minus before learning); the report tests within
+        each condition whether it differs from 0 (did learning move it at all?).
+    """
+
+    name: str
+    unit: str
+    definition: str
+    direction: str = attrs.field(default="none", validator=_direction)
+    chance: float | None = attrs.field(default=None, validator=_chance)
+    x: str | None = None
+    change: bool = False
+
+    @property
+    def is_series(self) -> bool:
+        """Whether this describes a series (``context.series``) rather than a metric."""
+        return self.x is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values (what the store keeps)."""
+        return attrs.asdict(self)
+
+
+def undeclared(name: str) -> Metric:
+    """The description of a metric its task does not declare (direction ``none``)."""
+    return Metric(name, unit="", definition="not described by its task", direction="none")
+
+
+@runtime_checkable
+class DescribesMetrics(Protocol):
+    """Optional for a task (every built-in has it): what each metric and series it returns means.
+
+    A metric without a description is reported with direction ``none``
+    ("differs", no winner) and no unit.
+    """
+
+    def metrics(self) -> tuple[Metric, ...]:
+        """One :class:`Metric` per metric (and per series) that :meth:`Task.run` returns with these parameters."""
+        ...
+
+
 @runtime_checkable
 class Executor(Component, Protocol):
     """Runs replicates, serially, in local processes, or on a cluster."""

@@ -27,6 +27,8 @@ import numpy as np
 
 from encephagen.analysis import Analysis, SummaryRow, smallest_p
 from encephagen.store import MetricRow, ReplicateRow, SeriesRow, StoredCell, StoredCondition, StoredStudy
+#: Below this many values in a condition, bootstrap intervals are marked as unreliable.
+SMALL_N = 5
 
 # -- connectomes ---------------------------------------------------------------------------
 
@@ -342,10 +344,13 @@ def _limits(data: ReportInput) -> list[Block]:
     if p_min >= alpha:
         lines.append(f"WARNING: no comparison of this design can reach p < {alpha:g}; add replicates.")
     elif m * p_min >= alpha:
+        k = math.floor(m * p_min / alpha) + 1  # BH: the k-th smallest p reaches q = p * m / k
         lines.append(
-            f"WARNING: no single comparison can reach q < {alpha:g}; only several comparisons at the minimum p together can. "
-            "Add replicates or test fewer metrics for a design that can show one effect."
+            f"WARNING: no single comparison can reach q < {alpha:g}; a q below {alpha:g} needs at least {k} of the {m} tests "
+            f"at the minimum p together. Add replicates or test fewer metrics for a design that can show one effect."
         )
+    else:
+        lines.append(f"A single comparison at the minimum p can reach q < {alpha:g}.")
     if a.interactions:
         perms = max(i.result.n_perm for i in a.interactions)
         if perms:
@@ -358,14 +363,17 @@ def _results(data: ReportInput) -> list[Block]:
     factors = data.study.factors
     ci = f"{(1 - alpha) * 100:g} % CI"
     rows = []
+    small = False
     for r in data.summary:
         c = r.comparison
+        mark = "†" if min(c.n_ref, c.n_other) < SMALL_N and math.isfinite(c.ci_low) else ""
+        small = small or bool(mark)
         rows.append(
             [
                 r.task, r.metric, *([_levels_text(r.levels)] if factors else []), f"{r.condition} vs {r.reference}", c.n_ref, c.n_other,
                 f"{_fmt(c.mean_ref)} ± {_fmt(c.sd_ref, '.3g')}", f"{_fmt(c.mean_other)} ± {_fmt(c.sd_other, '.3g')}",
                 _fmt(c.u, "g"), _fmt(c.p, ".3g"), _fmt(c.q, ".3g"), _fmt(c.d, ".3g"),
-                f"[{_fmt(c.ci_low, '.3g')}, {_fmt(c.ci_high, '.3g')}]", r.winner or "-",
+                f"[{_fmt(c.ci_low, '.3g')}, {_fmt(c.ci_high, '.3g')}]{mark}", c.direction, r.winner or "-",
                 "" if r.power_n is None else r.power_n, r.note,
             ]
         )  # fmt: skip
@@ -374,11 +382,19 @@ def _results(data: ReportInput) -> list[Block]:
         "Per metric" + (" and combination of factor levels" if factors else "") + ", each condition against the reference: "
         "two-sided Mann-Whitney U (U of the condition), Benjamini-Hochberg q over one family of tests "
         f"({family}: every metric, cell and comparison of those kinds together), Cohen's d with population variances "
-        f"(condition minus reference), and the bootstrap {ci} of the difference in means. A winner is named when "
-        f"q < {alpha:g}. power_n is the number of replicates per condition that would detect the observed d with "
-        "80 % power (a planning estimate, not evidence). Only finished replicates count; n says how many."
+        f"(condition minus reference), and the {ci} of the difference in means (percentile bootstrap, 10,000 resamples "
+        f"of each condition within itself). When q < {alpha:g} the winner is the better condition by the metric's "
+        "direction (higher or lower is better, declared by its task); for a metric without a better direction it says "
+        "\"differs\". power_n is the number of replicates per condition at which an exact Mann-Whitney test would find "
+        f"the observed effect (Hedges' g) with 80 % power at p < {alpha:g} (simulated; a planning estimate, not evidence, "
+        "and optimistic when the observed effect is inflated by a small sample). Only finished replicates count; n says how many."
     )
-    header = ["task", "metric", *(["levels"] if factors else []), "comparison", "n_ref", "n", "mean_ref ± sd", "mean ± sd", "U", "p", "q", "d", ci, "winner", "power_n", "note"]
+    if small:
+        text += (
+            f" † fewer than {SMALL_N} values in a condition: a percentile bootstrap interval is too narrow at this size "
+            "(it can exclude 0 beside a p of 0.1-0.2); read the p-value, not the interval."
+        )
+    header = ["task", "metric", *(["levels"] if factors else []), "comparison", "n_ref", "n", "mean_ref ± sd", "mean ± sd", "U", "p", "q", "d", ci, "direction", "winner", "power_n", "note"]
     blocks: list[Block] = [("h", 2, "Results"), ("p", text), *_limits(data)]
     blocks.append(("table", header, rows) if rows else ("p", "No comparisons yet: they need finished replicates of at least two conditions."))
     if data.analysis.omnibus:
@@ -409,6 +425,58 @@ def _results(data: ReportInput) -> list[Block]:
             if rows_i else ("p", "No interaction tests: they need a factor with two or more levels and finished replicates."),
         ]
     return blocks
+
+
+def _meanings(data: ReportInput) -> list[Block]:
+    """What each metric means: unit, direction, chance level, definition (from its task's description)."""
+    from encephagen.interfaces import undeclared
+
+    seen = sorted({(m.task, m.metric) for m in data.metrics})
+    described = data.analysis.metrics
+    rows = []
+    for task, metric in seen:
+        m = described.get((task, metric)) or undeclared(metric)
+        rows.append([task, metric, m.unit or "-", m.direction, "-" if m.chance is None else f"{m.chance:.3g}", m.definition])
+    series = sorted({(s.task, s.name) for s in data.series})
+    rows += [
+        [task, f"{name} (series)", m.unit or "-", m.direction, "-", f"{m.definition} One point per {m.x}." if m.x else m.definition]
+        for task, name in series
+        for m in [described.get((task, name)) or undeclared(name)]
+    ]
+    if not rows:
+        return []
+    return [
+        ("h", 2, "What the metrics mean"),
+        ("p", "As each task describes its metrics. direction: which value is better (none: a difference is reported, nobody "
+              "wins); chance: the value expected without any structure or learning, drawn on the plots."),
+        ("table", ["task", "metric", "unit", "direction", "chance", "definition"], rows),
+    ]
+
+
+def _learning(data: ReportInput) -> list[Block]:
+    """Did learning move the metric at all? One line per change metric and cell."""
+    rows = data.analysis.learning
+    if not rows:
+        return []
+    label = {c.key: c.label for c in data.cells}
+    alpha = data.study.alpha
+    table = []
+    for r in rows:
+        if not math.isfinite(r.p):
+            verdict = "no test (fewer than 2 values, or all 0)"
+        elif r.p < alpha:
+            verdict = f"learning moved it ({'up' if r.mean > 0 else 'down'})"
+        else:
+            verdict = "no evidence that learning moved it"
+        table.append([r.task, r.metric, label.get(r.cell, r.cell), r.n, _fmt(r.mean, ".3g"), _fmt(r.p, ".3g"), verdict])
+    return [
+        ("h", 3, "Did it learn?"),
+        ("p", "For every metric that is a change from before learning (the task's pre-learning test, e.g. cond_gain), within "
+              f"each cell: a two-sided Wilcoxon signed-rank test of the replicates' changes against 0, p < {alpha:g} "
+              "uncorrected (these tests are not in the FDR family). A difference between conditions says nothing about "
+              "learning unless the change itself differs from 0."),
+        ("table", ["task", "metric", "cell", "n", "mean change", "p", "verdict"], table),
+    ]
 
 
 def _failed(data: ReportInput) -> list[Block]:
@@ -522,7 +590,9 @@ def write_report(out: Path, data: ReportInput) -> Path:
         ("p", f"{done} of {len(data.replicates)} replicates finished."),
     ]
     blocks += _design(data)
+    blocks += _meanings(data)
     blocks += _results(data)
+    blocks += _learning(data)
     blocks += _failed(data)
     blocks += _figures(data, out)
     blocks += [

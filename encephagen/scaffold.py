@@ -93,6 +93,9 @@ class {Class}:
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         return (self.steps, 0)
 
+    def metrics(self) -> tuple[Metric, ...]:
+        return (Metric("rate_hz", "Hz", "Mean firing rate of every neuron over the run, background input only.", direction="none"),)
+
     def run(self, brain: Any, context: TaskContext) -> TaskResult:
         rates = brain.run(self.steps).region_rates()  # (windows, brains, regions): spikes per neuron per step
         per_step = rates.mean(dim=(0, 2))
@@ -233,7 +236,7 @@ __all__ = ["{Class}"]
 _IMPORTS: dict[str, str] = {
     "null_model": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import Connectome\n",
     "connectome": "from typing import ClassVar\n\nimport attrs\nimport numpy as np\n\nfrom encephagen import hookimpl\nfrom encephagen.connectome import Connectome, centre_distances\nfrom encephagen_builtins.connectomes import REFERENCE_GROUPS  # the region groups the built-in tasks use\n",
-    "task": "from typing import Any, ClassVar\n\nimport attrs\n\nfrom encephagen import hookimpl\nfrom encephagen.interfaces import TaskContext, TaskResult\n",
+    "task": "from typing import Any, ClassVar\n\nimport attrs\n\nfrom encephagen import hookimpl\nfrom encephagen.interfaces import Metric, TaskContext, TaskResult\n",
     "learning_rule": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",
     "neuron_model": "import math\nfrom typing import Any, ClassVar\n\nimport attrs\nimport torch\n\nfrom encephagen import hookimpl\n",
     "executor": "from collections.abc import Callable, Iterator, Sequence\nfrom typing import Any, ClassVar\n\nimport attrs\n\nfrom encephagen import hookimpl\n",

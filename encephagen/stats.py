@@ -6,7 +6,7 @@ published study computed it, Hedges' g, and a bootstrap confidence interval
 of the difference in means. :func:`benjamini_hochberg` turns the p-values of
 several metrics into q-values (false discovery rate), and :func:`fdr_adjust`
 puts those q-values back on the comparisons. :func:`power_replicates` says how
-many replicates per condition a study needs to detect a given effect.
+many replicates per condition the exact test needs to detect a given effect (by simulation).
 
 Sign convention: every difference is ``other - reference`` (d > 0 when the
 ``other`` condition has the larger mean). The published study reported
@@ -50,7 +50,8 @@ class Comparison:
     variances, ``g`` Hedges' g; ``ci_low``/``ci_high`` bound the bootstrap
     ``1 - alpha`` percentile interval of ``mean_other - mean_ref``.
     ``q`` is the false-discovery-rate adjusted p-value once set with
-    :meth:`with_q`; ``winner`` reads q when it is set, p otherwise.
+    :meth:`with_q`; ``winner`` ("other", "reference", "differs" for a metric
+    without a better direction, or "") reads q when it is set, p otherwise.
     ``note`` explains every special case (empty when there is none).
     """
 
@@ -67,7 +68,7 @@ class Comparison:
     ci_low: float
     ci_high: float
     alpha: float
-    higher_is_better: bool
+    direction: str
     winner: str
     note: str
     dropped_ref: int = 0
@@ -85,20 +86,22 @@ class Comparison:
         return attrs.evolve(
             self,
             q=q,
-            winner=_winner(q, self.alpha, self.u, self.n_ref * self.n_other, self.higher_is_better),
+            winner=_winner(q, self.alpha, self.u, self.n_ref * self.n_other, self.direction),
         )
 
 
-def _winner(p: float, alpha: float, u: float, n_pairs: int, higher_is_better: bool) -> str:
-    """"other"/"reference" when ``p < alpha``, "" otherwise (also without a test).
+def _winner(p: float, alpha: float, u: float, n_pairs: int, direction: str) -> str:
+    """"other"/"reference" (the better one) when ``p < alpha``, "differs" for direction ``none``, "" otherwise.
 
-    The direction comes from the rank statistic the test is built on:
+    Which one is larger comes from the rank statistic the test is built on:
     ``u > n_pairs / 2`` means ``other`` tends to be larger.
     """
     if not (p < alpha) or math.isnan(u) or u == n_pairs / 2:
         return ""
+    if direction == "none":
+        return "differs"
     other_larger = u > n_pairs / 2
-    return "other" if other_larger == higher_is_better else "reference"
+    return "other" if other_larger == (direction == "higher") else "reference"
 
 
 def _clean(name: str, values: Any) -> tuple[np.ndarray, int]:
@@ -146,7 +149,7 @@ def compare(
     rng: np.random.Generator,
     n_boot: int = 10000,
     alpha: float = 0.05,
-    higher_is_better: bool = True,
+    direction: str = "higher",
 ) -> Comparison:
     """Compare one metric between two conditions, one value per replicate.
 
@@ -157,8 +160,9 @@ def compare(
     :param n_boot: number of bootstrap resamples.
     :param alpha: significance level for ``winner``; the CI covers ``1 - alpha``
         (95 % for the default).
-    :param higher_is_better: whether a larger value of the metric wins; with
-        False the condition with the smaller values is the winner.
+    :param direction: ``higher`` (the condition with larger values wins), ``lower``
+        (smaller values win) or ``none`` (a significant difference is reported
+        as ``winner = "differs"``).
     :returns: a :class:`Comparison`.
 
     Definitions (``r`` = reference, ``o`` = other):
@@ -192,6 +196,8 @@ def compare(
         raise ValueError(f"n_boot: expected an integer >= 1, got {n_boot!r}")
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha: expected a number in (0, 1), got {alpha!r}")
+    if direction not in ("higher", "lower", "none"):
+        raise ValueError(f"direction: expected higher, lower or none, got {direction!r}")
     r, dropped_r = _clean("reference", reference)
     o, dropped_o = _clean("other", other)
     n_r, n_o = r.size, o.size
@@ -210,8 +216,8 @@ def compare(
         return Comparison(
             n_ref=n_r, n_other=n_o, mean_ref=mean_r, mean_other=mean_o, sd_ref=sd_r, sd_other=sd_o,
             u=u, p=p, d=d, g=g, ci_low=lo, ci_high=hi, alpha=float(alpha),
-            higher_is_better=bool(higher_is_better),
-            winner=_winner(p, alpha, u, n_r * n_o, higher_is_better),
+            direction=direction,
+            winner=_winner(p, alpha, u, n_r * n_o, direction),
             note="; ".join(notes), dropped_ref=dropped_r, dropped_other=dropped_o,
         )
 
@@ -286,29 +292,53 @@ def fdr_adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
     return [c.with_q(qi) for c, qi in zip(comparisons, q)]
 
 
-def power_replicates(d: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
-    """Replicates per condition a two-sided Mann-Whitney test needs to detect ``d``.
+#: Largest group size :func:`power_replicates` considers.
+POWER_N_MAX = 50
 
-    Normal approximation for two equal groups,
-    ``n_t = 2 (z_{1-alpha/2} + z_power)^2 / d^2``, divided by the asymptotic
-    relative efficiency of the Mann-Whitney test against the t-test under
-    normal data, ``3 / pi`` (about 0.955): ``n = ceil(n_t * pi / 3)``, and at
-    least 2. ``d`` is a standardised effect (Cohen's d); its sign is ignored.
-    The approximation is optimistic for very small n (it ignores that an
-    exact rank test with few values cannot reach small p at all).
 
-    :returns: replicates per group, or None when ``d`` is 0 or not finite.
+def power_replicates(
+    d: float, alpha: float = 0.05, power: float = 0.8, *, rng: np.random.Generator, n_sim: int = 2000, n_max: int = POWER_N_MAX
+) -> int | None:
+    """Replicates per condition at which the exact two-sided Mann-Whitney test finds an effect of size ``d``.
+
+    Simulation, not an asymptotic formula: for a group size ``n`` (both
+    groups), ``n_sim`` pairs of samples are drawn, ``N(0, 1)`` against
+    ``N(|d|, 1)``, and the power is the share of exact tests
+    (``scipy.stats.mannwhitneyu(method="exact")``) with ``p < alpha``. The
+    smallest ``n`` with power ``>= power`` is found by bisection on
+    ``2 .. n_max`` (power grows with ``n``). The test's discreteness is
+    included: at ``n = 3`` no p below 0.1 exists, so nothing is ever proposed
+    that such a design cannot reach. ``d`` should be a standardised effect
+    (Hedges' g); the observed effect of a small study is itself uncertain.
+
+    :param rng: draws the samples (seed it for a repeatable answer).
+    :returns: replicates per group, or ``None`` when ``d`` is 0 or not finite or
+        even ``n_max`` replicates fall short.
     """
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha: expected a number in (0, 1), got {alpha!r}")
     if not (0.0 < power < 1.0):
         raise ValueError(f"power: expected a number in (0, 1), got {power!r}")
-    d = float(d)
+    d = abs(float(d))
     if d == 0.0 or not math.isfinite(d):
         return None
-    z = _sps.norm.ppf(1.0 - alpha / 2.0) + _sps.norm.ppf(power)
-    n_t = 2.0 * z * z / (d * d)
-    return max(2, math.ceil(n_t * math.pi / 3.0))
+
+    def reaches(n: int) -> bool:
+        x = rng.standard_normal((n_sim, n))
+        y = rng.standard_normal((n_sim, n)) + d
+        p = _sps.mannwhitneyu(y, x, axis=1, alternative="two-sided", method="exact").pvalue
+        return float(np.mean(p < alpha)) >= power
+
+    if not reaches(n_max):
+        return None
+    low, high = 1, n_max  # reaches(high) holds; reaches(low) is taken as false (one value per group: no test)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if reaches(mid):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def d_interval(d: float, n_ref: int, n_other: int, alpha: float = 0.05) -> tuple[float, float]:

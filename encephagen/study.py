@@ -268,4 +268,17 @@ def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
         "delays": brain.delays is not None,
         "rule": rule.name if rule is not None else "none",
         "tasks": labels([t.name for t in cell.study.protocol]),
+        "metrics": describe_metrics(cell.study.protocol),
+    }
+
+
+def describe_metrics(protocol: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Task label -> the descriptions of its metrics and series (tasks that describe them only)."""
+    from encephagen.design import labels
+    from encephagen.interfaces import DescribesMetrics
+
+    return {
+        label: [m.as_dict() for m in task.metrics()]
+        for label, task in zip(labels([t.name for t in protocol]), protocol)
+        if isinstance(task, DescribesMetrics)
     }

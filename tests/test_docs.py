@@ -48,6 +48,19 @@ def test_study_file_reference_is_generated_from_the_schema(monkeypatch: pytest.M
     assert page == render(build_registry()), "docs/study-file.md is stale: regenerate it"
 
 
+def test_metric_reference_is_generated_from_the_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/metrics.md equals what the tasks describe (regenerate with
+    ``ENCEPHAGEN_DISABLE_PLUGIN_AUTOLOAD=1 python -m encephagen.docgen metrics > docs/metrics.md``)."""
+    from encephagen.docgen import render_metrics
+    from encephagen.plugins import DISABLE_AUTOLOAD_ENV, build_registry
+
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    page = (ROOT / "docs" / "metrics.md").read_text()
+    assert page == render_metrics(build_registry()), "docs/metrics.md is stale: regenerate it"
+    assert "| `accuracy` | 1 | higher | 0.2 |" in page  # discrimination's default: 5 patterns
+    assert "With `test_before: true` also:" in page and "`cond_gain`" in page
+
+
 def test_every_schema_key_is_in_the_reference_and_vice_versa() -> None:
     from encephagen.docgen import study_keys
 

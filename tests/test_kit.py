@@ -108,6 +108,14 @@ class Miscounts(Warmup):
 
 
 @attrs.frozen
+class Undescribed(Warmup):
+    name: ClassVar[str] = "undescribed"
+
+    def run(self, brain: Any, context: Any) -> Any:
+        return {**super().run(brain, context), "extra": np.zeros(brain.network.n_brains)}
+
+
+@attrs.frozen
 class ListGroups(Warmup):
     name: ClassVar[str] = "list_groups"
 
@@ -198,6 +206,7 @@ class Unequal:
         (NoisyWarmup(steps=30), kit.check_task_deterministic, "the same seeds gave"),
         (BatchMeanWarmup(steps=30), kit.check_task_brains_are_independent, "in a batch of two"),
         (Miscounts(steps=30), kit.check_task_counts_its_steps, "step_counts"),
+        (Undescribed(steps=30), kit.check_task_describes_its_metrics, r"returned \['extra', 'rate_hz'\], metrics\(\) describes \['rate_hz'\]"),
         (ListGroups(steps=30), kit.check_task_required_groups, "tuple of region group names"),
         (MutatingLIF(), kit.check_neuron_step_is_pure, "changed its input state"),
         (SilentLIF(), kit.check_neuron_runs_finite, "silent or saturated"),

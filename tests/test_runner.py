@@ -299,7 +299,13 @@ def test_summary_matches_scipy_and_hand_computation(baseline: Path) -> None:
         d = (other.mean() - ref.mean()) / math.sqrt((ref.var() + other.var()) / 2)
         assert float(s["d"]) == pytest.approx(d, rel=1e-12)
         assert float(s["ci_low"]) < other.mean() - ref.mean() < float(s["ci_high"])
-        assert int(s["power_n"]) == power_replicates(d, 0.05)
+        n_r, n_o = ref.size, other.size
+        s_p = math.sqrt(((n_r - 1) * ref.var(ddof=1) + (n_o - 1) * other.var(ddof=1)) / (n_r + n_o - 2))
+        g = (1 - 3 / (4 * (n_r + n_o) - 9)) * (other.mean() - ref.mean()) / s_p
+        assert float(s["g"]) == pytest.approx(g, rel=1e-12)
+        want = power_replicates(g, 0.05, rng=stats_rng(7, s["task"], s["metric"], "rewired", "power"))
+        assert s["power_n"] == ("" if want is None else str(want))
+        assert s["direction"] == "none" and s["winner"] in ("", "differs")  # the fake task describes no metric
         ps.append(float(s["p"]))
     lo, hi = sorted(range(2), key=lambda i: ps[i])  # Benjamini-Hochberg by hand, m = 2
     q_hi = min(1.0, ps[hi])

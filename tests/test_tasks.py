@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -219,3 +220,42 @@ def test_step_counts_equal_the_steps_a_task_runs(task: dict, rule: bool, learn: 
     ctx = TaskContext(learning_rule=EProp(w_min=-500, w_max=500) if rule else None, stimulus_rngs=[np.random.default_rng(0)])
     component.run(brain, ctx)
     assert component.step_counts(rule) == (brain.plain, brain.learning)
+
+
+LEARNING_TASKS = [
+    dict(kind="conditioning", trials=3, test_every=2, cs_steps=20, us_steps=10, gap_steps=5, test_baseline_steps=7),
+    dict(kind="discrimination", n_patterns=2, epochs=2, stim_steps=10, gap_steps=3, test_rounds=2),
+    dict(kind="sequence", trials=4, test_every=2, element_steps=6, gap_steps=5, test_baseline_steps=7),
+    dict(kind="multisensory", trials=2, cs_steps=10, us_steps=8, gap_steps=3, test_baseline_steps=5),
+]
+GAIN = {"conditioning": "cond_gain", "discrimination": "accuracy_gain", "sequence": "seq_gain", "multisensory": "both_gain"}
+
+
+@pytest.mark.parametrize("task", LEARNING_TASKS, ids=lambda t: t["kind"])
+def test_test_before_measures_before_learning_and_reports_the_change(task: dict) -> None:
+    """With test_before a learning task tests once before learning: its steps are counted, its change metric is
+    declared as a change, and (for the curves) the gain is the last test minus that first one."""
+    from encephagen_builtins.learning.eprop import EProp
+
+    cls = default_registry().get("task", task["kind"])
+    component = cls(**{k: v for k, v in task.items() if k != "kind"}, test_before=True)
+    gain = GAIN[task["kind"]]
+    described = {m.name: m for m in component.metrics()}
+    assert described[gain].change and described[gain].direction == "higher"
+    assert gain not in {m.name for m in attrs.evolve(component, test_before=False).metrics() if m.change}
+    brain = _CountingBrain(_brain(npr=10))
+    ctx = TaskContext(learning_rule=EProp(w_min=-500, w_max=500), stimulus_rngs=[np.random.default_rng(0)])
+    out = component.run(brain, ctx)
+    assert component.step_counts(True) == (brain.plain, brain.learning)
+    assert set(out) == {m.name for m in component.metrics() if not m.is_series}
+    if "learning_curve" in ctx.series:
+        curve = ctx.series["learning_curve"]
+        tests = task["trials"] // task["test_every"] + 1
+        assert curve.shape == (1, tests)
+        first_test = curve[:, -1] - curve[:, 0]
+        assert np.array_equal(out[gain], first_test)
+
+
+def test_chance_level_follows_the_number_of_patterns() -> None:
+    task = default_registry().get("task", "discrimination")(n_patterns=4)
+    assert {m.name: m.chance for m in task.metrics()} == {"accuracy": 0.25, "linear_accuracy": 0.25}

@@ -32,7 +32,7 @@ import torch
 
 from encephagen.connectome import Connectome, centre_distances
 from encephagen.contract import component_problem, per_brain
-from encephagen.interfaces import KINDS, CountsSteps, TaskContext
+from encephagen.interfaces import KINDS, CountsSteps, DescribesMetrics, Metric, TaskContext
 
 Check = Callable[[Any], None]
 
@@ -210,6 +210,28 @@ def check_task_counts_its_steps(task: Any) -> None:
     )
 
 
+def check_task_describes_its_metrics(task: Any) -> None:
+    """The task describes (``DescribesMetrics``) exactly the metrics and series it returns, each validly."""
+    assert isinstance(task, DescribesMetrics), (
+        f"task {task.name!r} has no metrics() describing its metrics (unit, definition, direction, chance): "
+        "without it the report names no winner and shows no unit; see encephagen.interfaces.Metric"
+    )
+    described = task.metrics()
+    assert isinstance(described, tuple) and all(isinstance(m, Metric) for m in described), (
+        f"task {task.name!r}: metrics() must return a tuple of encephagen.interfaces.Metric, got {described!r}"
+    )
+    names = [m.name for m in described]
+    assert len(set(names)) == len(names), f"task {task.name!r}: metrics() describes a name twice: {names}"
+    if not _groups_available(task):
+        return
+    ctx = _context(1)
+    returned = set(task.run(tiny_brain(n_brains=1), ctx))
+    metrics = {m.name for m in described if not m.is_series}
+    series = {m.name for m in described if m.is_series}
+    assert returned == metrics, f"task {task.name!r}: run() returned {sorted(returned)}, metrics() describes {sorted(metrics)}"
+    assert set(ctx.series) == series, f"task {task.name!r}: run() filled the series {sorted(ctx.series)}, metrics() describes {sorted(series)}"
+
+
 # -- neuron models ----------------------------------------------------------------------------
 
 
@@ -301,7 +323,7 @@ def checks_for_kind(kind: str) -> list[Check]:
         "neuron_model": [check_neuron_dynamics_shape, check_neuron_step_is_pure, check_neuron_runs_finite],
         "learning_rule": [_on_small_network(c, small_network) for c in learning_rule_checks()],
         "task": [check_task_required_groups, check_task_one_value_per_brain, check_task_deterministic,
-                 check_task_brains_are_independent, check_task_counts_its_steps],
+                 check_task_brains_are_independent, check_task_counts_its_steps, check_task_describes_its_metrics],
         "executor": [check_executor_maps_every_item_once, check_executor_isolates_failures],
     }
     return common + specific[kind]

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from encephagen import validators as ev
-from encephagen.interfaces import TaskContext
+from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import draw_patterns, drive, evoked_response, fresh_learner, pairing_trial, pattern_mask, region_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, evoked_response, fresh_learner, pairing_trial, pattern_mask, region_mask, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -22,7 +22,9 @@ class Conditioning:
     response regions to the CS alone is measured (CS rate minus baseline rate,
     spikes per neuron per step). Metrics: ``cond_slope`` (regression slope of
     the responses over tests), ``cond_final`` (the last response), and the
-    series ``learning_curve``.
+    series ``learning_curve``. With ``test_before`` the CS response is also
+    measured once before the first pairing (the first point of the curve),
+    and ``cond_gain`` is the last test minus that one: what the pairings changed.
 
     :ivar trials: CS-US pairings.
     :ivar cs_steps: CS duration in steps.
@@ -40,6 +42,7 @@ class Conditioning:
         ``null`` to draw from each replicate's seed.
     :ivar reward: reward delivered at US offset.
     :ivar learn: attach the study's learning rule (false: the same protocol without learning).
+    :ivar test_before: also test the CS response before the first pairing (metric ``cond_gain``).
     """
 
     name: ClassVar[str] = "conditioning"
@@ -58,6 +61,7 @@ class Conditioning:
     pattern_seed: int | None = None
     reward: float = 1.0
     learn: bool = True
+    test_before: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.trials < self.test_every:
@@ -65,12 +69,24 @@ class Conditioning:
                 f"'trials' must be at least test_every ({self.test_every}), or the CS response is never measured; got {self.trials}"
             )
 
+    def metrics(self) -> tuple[Metric, ...]:
+        response = "the response regions' rate during the CS alone minus their rate just before it (learning detached)"
+        tests = f"every {self.test_every} trials" + (", and once before the first pairing" if self.test_before else "")
+        out = [
+            Metric("cond_slope", f"{RATE}/test", f"Least-squares slope of the CS response over the tests ({tests}); the CS response is {response}.", "higher"),
+            Metric("cond_final", RATE, f"The CS response at the last test: {response}.", "higher"),
+        ]
+        if self.test_before:
+            out.append(Metric("cond_gain", RATE, "The CS response at the last test minus the one before the first pairing: what the pairings changed.", "higher", change=True))
+        out.append(Metric("learning_curve", RATE, f"The CS response at each test: {response}.", "higher", x=f"test ({tests})"))
+        return tuple(out)
+
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.cs_regions, *self.us_regions, *self.response_regions]))
 
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
-        tests = self.trials // self.test_every
+        tests = self.trials // self.test_every + self.test_before
         return step_split(tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
@@ -80,17 +96,22 @@ class Conditioning:
         us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
         response = regions_of(brain, self.response_regions)
         learner = fresh_learner(brain, ctx, self.learn)
-        curve = []
+
+        def test() -> np.ndarray:
+            return evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, cs), self.cs_steps))
+
+        curve = [test()] if self.test_before else []
         for trial in range(1, self.trials + 1):
             pairing_trial(brain, learner, cs, us, self)
             if trial % self.test_every == 0:
-                curve.append(evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, cs), self.cs_steps)))
-        if not curve:
-            raise ValueError("conditioning: trials < test_every, so the CS response is never measured")
+                curve.append(test())
         curve_arr = np.stack(curve, axis=1)  # (B, tests)
         ctx.series["learning_curve"] = curve_arr
         slope = np.array([M.linear_slope(c) if len(c) > 1 else 0.0 for c in curve_arr])
-        return {"cond_slope": slope, "cond_final": curve_arr[:, -1]}
+        out = {"cond_slope": slope, "cond_final": curve_arr[:, -1]}
+        if self.test_before:
+            out["cond_gain"] = curve_arr[:, -1] - curve_arr[:, 0]
+        return out
 
 
 @attrs.frozen
@@ -101,7 +122,8 @@ class Multisensory:
     training, learning detached, the response regions' response to each
     modality alone and to both is measured. Metrics: ``response_auditory``,
     ``response_visual``, ``response_both``, ``superadditivity`` (both minus
-    the sum of the two alone).
+    the sum of the two alone). With ``test_before`` the response to both is
+    also measured before the first pairing, and ``both_gain`` is the change.
 
     :ivar trials: pairings.
     :ivar cs_steps: CS length.
@@ -118,6 +140,7 @@ class Multisensory:
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward at US offset.
     :ivar learn: attach the learning rule.
+    :ivar test_before: also test the response to both CS before the first pairing (metric ``both_gain``).
     """
 
     name: ClassVar[str] = "multisensory"
@@ -136,13 +159,26 @@ class Multisensory:
     pattern_seed: int | None = None
     reward: float = 1.0
     learn: bool = True
+    test_before: bool = False
+
+    def metrics(self) -> tuple[Metric, ...]:
+        response = "rate of the response regions during the CS minus their rate just before it, after training (learning detached)"
+        out = [
+            Metric("response_auditory", RATE, f"Response to the auditory CS alone: {response}.", "higher"),
+            Metric("response_visual", RATE, f"Response to the visual CS alone: {response}.", "higher"),
+            Metric("response_both", RATE, f"Response to both CS together: {response}.", "higher"),
+            Metric("superadditivity", RATE, "response_both minus (response_auditory + response_visual): above 0, more than the sum of the parts.", "none"),
+        ]
+        if self.test_before:
+            out.append(Metric("both_gain", RATE, "response_both minus the same response measured before the first pairing.", "higher", change=True))
+        return tuple(out)
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.auditory_regions, *self.visual_regions, *self.us_regions, *self.response_regions]))
 
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
-        return step_split(3 * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
+        return step_split((3 + self.test_before) * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -153,11 +189,15 @@ class Multisensory:
         us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
         response = regions_of(brain, self.response_regions)
         learner = fresh_learner(brain, ctx, self.learn)
-        for _ in range(self.trials):
-            pairing_trial(brain, learner, both, us, self)
 
         def test(x: torch.Tensor) -> np.ndarray:
             return evoked_response(brain, response, self.test_baseline_steps, lambda: (run(brain, self.cs_steps, x), self.cs_steps))
 
+        before = test(both) if self.test_before else None
+        for _ in range(self.trials):
+            pairing_trial(brain, learner, both, us, self)
         a, v, av = test(aud), test(vis), test(both)
-        return {"response_auditory": a, "response_visual": v, "response_both": av, "superadditivity": av - (a + v)}
+        out = {"response_auditory": a, "response_visual": v, "response_both": av, "superadditivity": av - (a + v)}
+        if before is not None:
+            out["both_gain"] = av - before
+        return out

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from encephagen import validators as ev
-from encephagen.interfaces import TaskContext
+from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import draw_patterns, drive, evoked_response, fresh_learner, pattern_mask, per_neuron_step, region_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, evoked_response, fresh_learner, pattern_mask, per_neuron_step, region_mask, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -44,6 +44,16 @@ class WorkingMemory:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         return step_split(self.baseline_steps + self.stim_steps + self.delay_steps, 0, rule)
 
+    def metrics(self) -> tuple[Metric, ...]:
+        return (
+            Metric(
+                "memory", "1",
+                "(delay - baseline) / (stimulus - baseline) of the memory regions' rate when the stimulus raises it, else 0: "
+                "the share of the evoked activity that outlasts the stimulus.",
+                "higher",
+            ),
+        )
+
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         mem = regions_of(brain, self.memory_regions)
         x = drive(region_mask(brain, regions_of(brain, self.stim_regions)), self.amplitude)
@@ -64,7 +74,9 @@ class SequenceTask:
     (rate minus baseline) to the trained order and to the reversed order are
     measured. Metrics: ``seq_final`` (last response to the trained order),
     ``seq_gain`` (last minus first test), ``order_selectivity`` (trained minus
-    reversed order at the last test); series ``learning_curve``.
+    reversed order at the last test); series ``learning_curve``. With
+    ``test_before`` the trained order is also tested before the first trial,
+    and ``seq_gain`` is measured from that test.
 
     :ivar elements: the region groups of A, B, C, ... in trained order.
     :ivar element_regions: first n regions of each element group (0 = all).
@@ -79,6 +91,7 @@ class SequenceTask:
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward after C.
     :ivar learn: attach the learning rule.
+    :ivar test_before: also test before the first trial (``seq_gain`` then starts there).
     """
 
     name: ClassVar[str] = "sequence"
@@ -95,6 +108,7 @@ class SequenceTask:
     pattern_seed: int | None = None
     reward: float = 1.0
     learn: bool = True
+    test_before: bool = False
 
     def __attrs_post_init__(self) -> None:
         if len(self.elements) < 2:
@@ -107,6 +121,17 @@ class SequenceTask:
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.elements, *self.response_regions]))
 
+    def metrics(self) -> tuple[Metric, ...]:
+        response = "the response regions' rate during the sequence minus their rate just before it (learning detached)"
+        tests = f"every {self.test_every} trials" + (", and once before the first trial" if self.test_before else "")
+        first = "the test before the first trial" if self.test_before else "the first test"
+        return (
+            Metric("seq_final", RATE, f"Response to the trained order at the last test: {response}.", "higher"),
+            Metric("seq_gain", RATE, f"seq_final minus the response at {first}.", "higher", change=self.test_before),
+            Metric("order_selectivity", RATE, "Response to the trained order minus the response to the reversed order, at the last test.", "higher"),
+            Metric("learning_curve", RATE, f"Response to the trained order at each test: {response}.", "higher", x=f"test ({tests})"),
+        )
+
     def _present(self, brain: Any, inputs: list[torch.Tensor], learner: Any) -> torch.Tensor:
         total = None
         for x in inputs:
@@ -118,7 +143,7 @@ class SequenceTask:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         sequence = self.element_steps * len(self.elements)
         tests = self.trials // self.test_every
-        return step_split(tests * 2 * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps), rule and self.learn)
+        return step_split((tests * 2 + self.test_before) * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -134,7 +159,7 @@ class SequenceTask:
         def test(order: list[torch.Tensor]) -> np.ndarray:
             return evoked_response(brain, response, self.test_baseline_steps, lambda: (self._present(brain, order, None), total_steps))
 
-        forward, backward = [], []
+        forward, backward = ([test(inputs)] if self.test_before else []), []
         for trial in range(1, self.trials + 1):
             self._present(brain, inputs, learner)
             if learner is not None:
@@ -144,8 +169,6 @@ class SequenceTask:
             if trial % self.test_every == 0:
                 forward.append(test(inputs))
                 backward.append(test(inputs[::-1]))
-        if not forward:
-            raise ValueError("sequence: trials < test_every, so the response is never measured")
         fwd = np.stack(forward, axis=1)
         ctx.series["learning_curve"] = fwd
         return {"seq_final": fwd[:, -1], "seq_gain": fwd[:, -1] - fwd[:, 0], "order_selectivity": fwd[:, -1] - np.stack(backward, axis=1)[:, -1]}

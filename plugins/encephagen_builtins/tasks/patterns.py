@@ -6,11 +6,12 @@ from typing import Any, ClassVar
 
 import attrs
 import numpy as np
+import torch
 
 from encephagen import validators as ev
-from encephagen.interfaces import TaskContext
+from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import draw_patterns, drive, fresh_learner, pattern_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, fresh_learner, pattern_mask, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -22,7 +23,8 @@ class Discrimination:
     learning detached: ``test_rounds`` x ``n_patterns`` presentations; each
     gives a vector of spike counts per readout region. ``accuracy`` is the
     leave-one-out nearest-centroid accuracy (cosine), ``linear_accuracy`` that
-    of a leave-one-out ridge readout.
+    of a leave-one-out ridge readout. With ``test_before`` the same test runs
+    once before learning, and ``accuracy_gain`` is the change.
 
     :ivar n_patterns: patterns (classes).
     :ivar epochs: learning passes.
@@ -36,6 +38,7 @@ class Discrimination:
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward after each learning presentation.
     :ivar learn: attach the learning rule.
+    :ivar test_before: also run the test before learning (metric ``accuracy_gain``).
     """
 
     name: ClassVar[str] = "discrimination"
@@ -51,14 +54,26 @@ class Discrimination:
     pattern_seed: int | None = None
     reward: float = 1.0
     learn: bool = True
+    test_before: bool = False
 
     def required_groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.stim_regions, *self.readout_regions]))
 
+    def metrics(self) -> tuple[Metric, ...]:
+        vectors = f"{self.test_rounds} test presentations of each of {self.n_patterns} patterns, each a vector of spike counts of the readout regions"
+        chance = 1.0 / self.n_patterns
+        out = [
+            Metric("accuracy", "1", f"Leave-one-out nearest-centroid (cosine) accuracy over {vectors}.", "higher", chance=chance),
+            Metric("linear_accuracy", "1", f"Leave-one-out ridge-readout accuracy over {vectors}.", "higher", chance=chance),
+        ]
+        if self.test_before:
+            out.append(Metric("accuracy_gain", "1", "accuracy after learning minus accuracy of the same test before it.", "higher", change=True))
+        return tuple(out)
+
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         learning = self.epochs * self.n_patterns * (self.stim_steps + self.gap_steps) * (self.learn and rule)
-        return self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning  # no learner: no learning phase
+        return (1 + self.test_before) * self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning  # no learner: no learning phase
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
@@ -66,6 +81,7 @@ class Discrimination:
         stim_regions = regions_of(brain, self.stim_regions)
         inputs = [drive(pattern_mask(brain, stim_regions, p), self.amplitude) for p in pats]
         readout = regions_of(brain, self.readout_regions)
+        before = self._test(brain, inputs, readout) if self.test_before else None
         learner = fresh_learner(brain, ctx, self.learn)
         if learner is not None:
             for _ in range(self.epochs):
@@ -74,6 +90,13 @@ class Discrimination:
                     learner.snapshot()
                     learner.reward(self.reward)
                     run(brain, self.gap_steps, None, learner)
+        out = self._test(brain, inputs, readout)
+        if before is not None:
+            out["accuracy_gain"] = out["accuracy"] - before["accuracy"]
+        return out
+
+    def _test(self, brain: Any, inputs: list[torch.Tensor], readout: list[int]) -> dict[str, np.ndarray]:
+        """Both accuracies, ``(B,)`` each, learning detached."""
         vectors, labels = [], []
         for _ in range(self.test_rounds):
             for p, x in enumerate(inputs):
@@ -123,6 +146,19 @@ class ResponseDiversity:
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         return step_split(self.rounds * self.n_patterns * (self.gap_steps + self.stim_steps), 0, rule)
+
+    def metrics(self) -> tuple[Metric, ...]:
+        vectors = f"the stimulated regions' rate vectors ({RATE}) of {self.rounds} presentations of each of {self.n_patterns} patterns"
+        means = "the mean vector of each pattern"
+        return (
+            Metric("cos_dist_mean", "1", f"Mean cosine distance (1 - cos) between {means}, over all pairs; from {vectors}.", "higher"),
+            Metric("cos_dist_min", "1", f"Smallest cosine distance between two of {means} (the closest pair).", "higher"),
+            Metric("consistency", "1", "Mean cosine similarity between presentations of the same pattern.", "higher"),
+            Metric("fisher", "1", "Between-pattern over within-pattern sum of squares of the rate vectors.", "higher"),
+            Metric("dimensionality", "1", "Participation ratio of the covariance eigenvalues of all rate vectors (effective dimensions).", "none"),
+            Metric("breadth", "regions", "Number of regions where some pattern's mean differs from the mean over all patterns by more than 10 %.", "none"),
+            Metric("entropy", "nats", f"Shannon entropy of {means} read as a distribution over regions, averaged over patterns: how evenly the response spreads.", "none"),
+        )
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network

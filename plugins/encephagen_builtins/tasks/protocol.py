@@ -15,6 +15,9 @@ import torch
 
 from encephagen.interfaces import TaskContext
 
+#: The unit of every rate inside the built-in tasks' metrics (``1e4`` Hz at ``dt = 0.1`` ms).
+RATE = "spikes/neuron/step"
+
 
 #: A group and how many of its first regions to use (0 = all of them).
 GroupSpec = Mapping[str, int]

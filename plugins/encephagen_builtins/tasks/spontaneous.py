@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 
 from encephagen import validators as ev
-from encephagen.interfaces import TaskContext
+from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS
 from encephagen_builtins.tasks.protocol import per_neuron_step, run, step_split
@@ -30,6 +30,9 @@ class Warmup:
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         return step_split(self.steps, 0, rule)
+
+    def metrics(self) -> tuple[Metric, ...]:
+        return (Metric("rate_hz", "Hz", "Mean firing rate of every neuron of the brain over the warm-up, background input only.", "none"),)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
@@ -60,6 +63,16 @@ class Differentiation:
     def step_counts(self, rule: bool = True) -> tuple[int, int]:
         """``(plain, learning)``: steps without and with the learner attached, with or without a study ``rule``."""
         return step_split(self.steps, 0, rule)
+
+    def metrics(self) -> tuple[Metric, ...]:
+        return (
+            Metric(
+                "cv", "1",
+                f"Coefficient of variation (population sd / mean) of the mean rates of the groups {', '.join(self.groups)} "
+                "without input: how much the regions' activity differs; a property of the dynamics, not a performance.",
+                "none",
+            ),
+        )
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         counts = run(brain, self.steps)
