@@ -3,7 +3,10 @@
 Prints one JSON line per null model: the median and minimum wall time (s) of
 ``--repeats`` randomisations of the 96-region matrix (swaps_per_edge = 10
 where the model has the parameter), what the model did (its history step),
-and ``speedup_vs_baseline`` = baseline median / model median. The baseline,
+and ``speedup_vs_baseline`` = baseline median / model median, and how far the
+last surrogate is from the connectome (``jaccard`` of the directed edge sets,
+the change of each graph measure, and ``distance_seconds``, the time of
+:func:`encephagen.connectome_view.distance`). The baseline,
 measured in the same run, is a straightforward pure-Python sequential
 Maslov-Sneppen loop (spec section 7, self-loops left out) written below.
 
@@ -26,6 +29,7 @@ import numpy as np
 import tvb_data
 
 from encephagen.connectome import Connectome
+from encephagen.connectome_view import distance
 from encephagen.invariants import check_invariants
 from encephagen_builtins.null_models import (
     DegreePreserving,
@@ -117,6 +121,9 @@ def main() -> None:
         med = statistics.median(times)
         violations = check_invariants(model, c, sur)
         moved = int(np.count_nonzero((sur.between != 0) & (c.between == 0)))
+        t0 = time.perf_counter()
+        jaccard, changes = distance(c.weights, sur.weights)
+        distance_seconds = time.perf_counter() - t0
         print(json.dumps({
             "model": model.name,
             "params": attrs.asdict(model),
@@ -126,6 +133,9 @@ def main() -> None:
             "speedup_vs_baseline": round(base_med / med, 2),
             "edges_moved": moved,
             "invariants_hold": not violations,
+            "jaccard": round(jaccard, 4),
+            "change": {m: round(d, 4) for m, _, _, d in changes},
+            "distance_seconds": round(distance_seconds, 5),
             "detail": sur.history[-1],
         }))
 

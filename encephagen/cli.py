@@ -181,20 +181,43 @@ def cmd_connectome_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _null_model(spec: str):
+    """The null model of ``--null``: a name, or a YAML mapping as a study file's ``null_model:`` writes it."""
+    from encephagen.config import load_yaml, structure_component
+
+    value = load_yaml(spec, "the value of --null")
+    try:
+        return structure_component(value, "null_model", _registry())
+    except EncephagenError as exc:
+        raise exc.prefixed("--null") from None
+
+
 def cmd_connectome_export(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from encephagen.connectome_view import export_npz
+    from encephagen.connectome_view import SurrogateDraw, distance_csv, distance_rows, distance_text, export_npz
 
+    if args.seed < 0:
+        raise EncephagenError.at("--seed", f"must be a non-negative integer, got {args.seed}")
     conn = _load_connectome(args.source)
-    if args.null:
-        try:
-            model = _registry().get("null_model", args.null)()
-        except EncephagenError as exc:
-            raise exc.prefixed("--null") from None
-        conn = model.randomize(conn, np.random.default_rng(args.seed))
-    export_npz(conn, Path(args.out))
-    print(f"wrote {args.out}: {conn.n_regions} regions, {conn.n_edges} between-region edges ({conn.name}{' + ' + args.null if args.null else ''})")
+    out = Path(args.out)
+    if not args.null:
+        export_npz(conn, out)
+        print(f"wrote {out}: {conn.n_regions} regions, {conn.n_edges} between-region edges ({conn.name})")
+        return 0
+    model = _null_model(args.null)
+    try:
+        surrogate = model.randomize(conn, np.random.default_rng(args.seed))
+    except EncephagenError as exc:
+        raise exc.prefixed("--null") from None
+    draw = SurrogateDraw.of(model, conn, args.seed, surrogate)
+    export_npz(surrogate, out, history=[draw])
+    rows = distance_rows(conn.weights, surrogate.weights, draw)
+    table = out.with_name(out.stem + ".distance.csv") if out.suffix == ".npz" else out.with_name(out.name + ".distance.csv")
+    table.write_text(distance_csv(rows), encoding="utf-8")
+    print(f"wrote {out}: {surrogate.n_regions} regions, {surrogate.n_edges} between-region edges ({conn.name} + {draw.step})")
+    print(distance_text(rows))
+    print(f"wrote {table}")
     return 0
 
 
@@ -248,8 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.set_defaults(func=cmd_connectome_show)
     ce = csub.add_parser("export", help="write weights (rows = sources), labels, positions, tract lengths to .npz")
     ce.add_argument("source", help="KIND[:DATASET], e.g. tvb:connectivity_96")
-    ce.add_argument("--null", help="apply this null model first (e.g. degree_preserving)")
-    ce.add_argument("--seed", type=int, default=0, help="seed of the null-model draw (default 0)")
+    ce.add_argument(
+        "--null", metavar="MODEL",
+        help="apply this null model first: a name (degree_preserving) or, with parameters, what a study file's "
+        "null_model: takes, e.g. '{kind: degree_preserving, swaps_per_edge: 20}'; also writes OUT's .distance.csv",
+    )
+    ce.add_argument("--seed", type=int, default=0, help="seed of the null-model draw: numpy.random.default_rng(SEED) (default 0)")
     ce.add_argument("--out", required=True, help="output .npz file")
     ce.set_defaults(func=cmd_connectome_export)
     c.set_defaults(func=lambda a: (c.print_help(), 2)[1])

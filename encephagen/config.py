@@ -465,6 +465,16 @@ def _structure(conv: cattrs.Converter, value: Any, cls: Any) -> Any:
         raise ConfigError(*_problems(exc)) from None
 
 
+def structure_component(value: Any, kind: str, registry: Registry) -> Any:
+    """One component from what a study file would write for it: a name, or a mapping with ``kind:`` and parameters.
+
+    ``structure_component({"kind": "degree_preserving", "swaps_per_edge": 20}, "null_model", registry)``.
+
+    :raises ConfigError: one problem per bad field, paths relative to ``value`` (``kind``, ``swaps_per_edge``).
+    """
+    return _structure(make_converter(registry), value, Annotated[Any, Kind(kind)])
+
+
 #: Limits on a study file, checked before any object is built (a study file is a page of YAML, not data).
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64

@@ -1,16 +1,24 @@
-"""Look at a connectome: a plain-text summary, an ``.npz`` export, source specs.
+"""Look at a connectome: a plain-text summary, an ``.npz`` export, source specs, surrogate distances.
 
 ``describe`` is what ``encephagen connectome show`` prints; ``export_npz`` writes the
-matrix as encephagen uses it (rows = sources) for other tools;
-``parse_source_spec`` reads the ``kind:dataset`` shorthand (``tvb:connectivity_96``).
+matrix as encephagen uses it (rows = sources) for other tools, with the history of
+a surrogate (:class:`SurrogateDraw`); ``parse_source_spec`` reads the
+``kind:dataset`` shorthand (``tvb:connectivity_96``); ``distance_rows`` is the
+"surrogate vs connectome" table of the report and of ``encephagen connectome export``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import attrs
 import numpy as np
 
 from encephagen.connectome import Connectome
@@ -79,13 +87,15 @@ def describe(connectome: Connectome) -> str:
     return "\n".join(lines)
 
 
-def export_npz(connectome: Connectome, path: str | os.PathLike[str]) -> Path:
+def export_npz(connectome: Connectome, path: str | os.PathLike[str], history: Sequence[SurrogateDraw] = ()) -> Path:
     """Write ``connectome`` to ``path`` exactly (no suffix is added).
 
     Arrays: ``weights`` ``(n, n)`` float64, rows = sources; ``labels`` ``(n,)``
     unicode; ``positions`` ``(n, 3)`` mm and ``tract_lengths`` ``(n, n)`` mm,
-    rows = sources, when present. Readable with ``numpy.load(path,
-    allow_pickle=False)`` and by the ``file`` connectome source.
+    rows = sources, when present; ``history``, a JSON string of the null-model
+    draws that made it, oldest first (:meth:`SurrogateDraw.as_dict`), when
+    ``history`` is given. Readable with ``numpy.load(path, allow_pickle=False)``
+    (``json.loads(str(z["history"]))``) and by the ``file`` connectome source.
 
     :returns: the path written.
     """
@@ -98,9 +108,100 @@ def export_npz(connectome: Connectome, path: str | os.PathLike[str]) -> Path:
         arrays["positions"] = np.asarray(connectome.positions, dtype=np.float64)
     if connectome.tract_lengths is not None:
         arrays["tract_lengths"] = np.asarray(connectome.tract_lengths, dtype=np.float64)
+    if history:
+        arrays["history"] = np.array(json.dumps([d.as_dict() for d in history], sort_keys=True))
     with open(p, "wb") as f:
         np.savez(f, **arrays)
     return p
+
+
+@attrs.frozen
+class SurrogateDraw:
+    """How a surrogate was drawn: enough to draw it again.
+
+    ``model`` with ``parameters`` applied to connectome ``connectome`` with
+    ``numpy.random.default_rng(seed)`` gives the surrogate again (what
+    ``encephagen connectome export SOURCE --null MODEL --seed SEED`` does).
+
+    :ivar model: the null model's name (its ``kind:``).
+    :ivar parameters: its parameters, as a study file writes them.
+    :ivar seed: the seed of the generator the draw used.
+    :ivar connectome: the name of the connectome it was drawn from.
+    :ivar step: the line the model added to the connectome's history.
+    """
+
+    model: str
+    parameters: Mapping[str, Any] = attrs.field(converter=dict)
+    seed: int = attrs.field(converter=int)
+    connectome: str
+    step: str = ""
+
+    @classmethod
+    def of(cls, model: Any, connectome: Connectome, seed: int, surrogate: Connectome) -> SurrogateDraw:
+        """The record of ``surrogate = model.randomize(connectome, numpy.random.default_rng(seed))``."""
+        params = attrs.asdict(model) if attrs.has(type(model)) else {}
+        params = json.loads(json.dumps(params, default=repr))  # what JSON keeps, so a saved record reads back equal
+        return cls(model.name, params, seed, connectome.name, surrogate.history[-1] if surrogate.history else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready values (``model, parameters, seed, connectome, step``)."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SurrogateDraw:
+        """The record :meth:`as_dict` gave."""
+        return cls(**data)
+
+    @property
+    def parameters_text(self) -> str:
+        """``swaps_per_edge=10.0, variant=auto`` (``-`` when there are none)."""
+        return ", ".join(f"{k}={v}" for k, v in self.parameters.items()) or "-"
+
+
+#: The columns of the "surrogate vs connectome" table (:func:`distance_rows`).
+DISTANCE_COLUMNS = ("model", "parameters", "seed", "jaccard", "measure", "connectome", "surrogate", "change")
+
+
+def distance(reference: np.ndarray, surrogate: np.ndarray) -> tuple[float, list[tuple[str, float, float, float]]]:
+    """How different ``surrogate`` is from ``reference`` (both ``(n, n)``, rows = sources).
+
+    :returns: the Jaccard overlap of the directed between-region edge sets,
+        and ``(measure, of the connectome, of the surrogate, surrogate minus
+        connectome)`` per measure of :func:`encephagen.graph_measures.measures`,
+        the rich-club level ``k`` set by the connectome
+        (:func:`encephagen.graph_measures.rich_club_level`) and used for both.
+    """
+    from encephagen import graph_measures as gm
+
+    k = gm.rich_club_level(reference)
+    ref, sur = gm.measures(reference, k), gm.measures(surrogate, k)
+    return gm.jaccard(reference, surrogate), [(name, ref[name], sur[name], sur[name] - ref[name]) for name in ref]
+
+
+def distance_rows(reference: np.ndarray, surrogate: np.ndarray, draw: SurrogateDraw) -> list[tuple[Any, ...]]:
+    """The "surrogate vs connectome" rows of one surrogate (:data:`DISTANCE_COLUMNS`, one per measure; see :func:`distance`)."""
+    j, changes = distance(reference, surrogate)
+    return [(draw.model, draw.parameters_text, draw.seed, j, *c) for c in changes]
+
+
+def distance_csv(rows: Sequence[Sequence[Any]]) -> str:
+    """``rows`` of :func:`distance_rows` as CSV text with a header; numbers in shortest exact ``repr``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(DISTANCE_COLUMNS)
+    w.writerows([repr(float(v)) if isinstance(v, float) else v for v in r] for r in rows)
+    return buf.getvalue()
+
+
+def distance_text(rows: Sequence[Sequence[Any]]) -> str:
+    """``rows`` of :func:`distance_rows` (one surrogate) as lines to print: the Jaccard, then a measure per line."""
+    model, params, seed, j = rows[0][:4]
+    what = model if params == "-" else f"{model} ({params})"
+    lines = [f"surrogate vs connectome: {what}, seed {seed}; Jaccard of directed edges {j:.4g}"]
+    width = max(len(r[4]) for r in rows)
+    lines.append(f"  {'measure':<{width}}  {'connectome':>10}  {'surrogate':>10}  {'change':>10}")
+    lines += [f"  {r[4]:<{width}}  {r[5]:>10.4g}  {r[6]:>10.4g}  {r[7]:>+10.4g}" for r in rows]
+    return "\n".join(lines)
 
 
 _KIND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

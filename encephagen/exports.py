@@ -32,7 +32,7 @@ import numpy as np
 from encephagen.analysis import Analysis, InteractionRow, OmnibusRow, SummaryRow, analyze
 from encephagen.errors import ConfigError
 from encephagen.store import STORE_NAME, MetricRow, Store
-from encephagen.study import Plan, stream_rng
+from encephagen.study import Plan, stream_seed
 
 CONNECTOMES_NAME = "connectomes.npz"
 
@@ -232,13 +232,16 @@ def draw_connectome_panel(plan: Plan) -> Any:
     """The reference weights and one surrogate per null model the study's cells use.
 
     Each surrogate is drawn as the first cell with that null model draws
-    its replicate 0: with ``stream_rng(seed, "null_model")`` of its seed, on
-    that cell's connectome. It is named after the condition (after the cell
-    when the null model comes from a factor level).
+    its replicate 0: with ``stream_rng(seed, "null_model")`` of its seed
+    (``default_rng(stream_seed(seed, "null_model"))``, the seed recorded in
+    the panel's draws), on that cell's connectome. It is named after the
+    condition (after the cell when the null model comes from a factor level).
     """
+    from encephagen.connectome_view import SurrogateDraw
     from encephagen.report import ConnectomePanel
 
     surrogates: dict[str, tuple[str, np.ndarray]] = {}
+    draws: dict[str, SurrogateDraw] = {}
     seen: set[str] = set()
     for rep in plan.replicates:
         cell = plan.cell(rep.cell)
@@ -247,14 +250,18 @@ def draw_connectome_panel(plan: Plan) -> Any:
             continue
         seen.add(repr(model))
         own = plan.condition(rep.condition).null_model == model
+        seed = stream_seed(rep.seed, "null_model")
         try:
-            drawn = model.randomize(plan.connectomes[rep.cell], stream_rng(rep.seed, "null_model"))
+            drawn = model.randomize(plan.connectomes[rep.cell], np.random.default_rng(seed))
         except Exception:  # noqa: BLE001 - a plugin's error fails that replicate with its reason; the panel goes without it
             continue
-        surrogates[rep.condition if own else cell.label] = (model.name, np.asarray(drawn.weights))
+        name = rep.condition if own else cell.label
+        surrogates[name] = (model.name, np.asarray(drawn.weights))
+        draws[name] = SurrogateDraw.of(model, plan.connectomes[rep.cell], seed, drawn)
     return ConnectomePanel(
         reference_name=plan.study.reference_condition().name,
         connectome=plan.connectome.name,
         reference=np.asarray(plan.connectome.weights),
         surrogates=surrogates,
+        draws=draws,
     )

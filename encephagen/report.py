@@ -26,6 +26,8 @@ import attrs
 import numpy as np
 
 from encephagen.analysis import Analysis, SummaryRow, smallest_p
+from encephagen.connectome_view import DISTANCE_COLUMNS, SurrogateDraw, distance
+from encephagen.graph_measures import RICH_CLUB_FRACTION
 from encephagen.store import MetricRow, ReplicateRow, SeriesRow, StoredCell, StoredCondition, StoredStudy
 #: Below this many values in a condition, bootstrap intervals are marked as unreliable.
 SMALL_N = 5
@@ -41,12 +43,15 @@ class ConnectomePanel:
     :ivar connectome: the connectome's name, e.g. ``tvb:connectivity_96``.
     :ivar reference: ``(n, n)`` weights.
     :ivar surrogates: condition -> (null model, ``(n, n)`` weights), in condition order.
+    :ivar draws: condition -> how its surrogate was drawn (model, parameters,
+        seed); empty in files written before draws were recorded.
     """
 
     reference_name: str
     connectome: str
     reference: np.ndarray = attrs.field(eq=attrs.cmp_using(eq=np.array_equal))
     surrogates: Mapping[str, tuple[str, np.ndarray]] = attrs.field(eq=False)
+    draws: Mapping[str, SurrogateDraw] = attrs.field(factory=dict, eq=False)
 
 
 def save_connectomes(panel: ConnectomePanel) -> bytes:
@@ -55,6 +60,7 @@ def save_connectomes(panel: ConnectomePanel) -> bytes:
         "reference_name": panel.reference_name,
         "connectome": panel.connectome,
         "surrogates": [[cond, model] for cond, (model, _) in panel.surrogates.items()],
+        "draws": {cond: d.as_dict() for cond, d in panel.draws.items()},
     }
     arrays = {"meta": np.array(json.dumps(meta)), "reference": panel.reference}
     for i, (_, w) in enumerate(panel.surrogates.values()):
@@ -69,7 +75,8 @@ def load_connectomes(path: str | Path) -> ConnectomePanel:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         surrogates = {cond: (model, z[f"surrogate_{i}"]) for i, (cond, model) in enumerate(meta["surrogates"])}
-        return ConnectomePanel(meta["reference_name"], meta["connectome"], z["reference"], surrogates)
+        draws = {cond: SurrogateDraw.from_dict(d) for cond, d in meta.get("draws", {}).items()}
+        return ConnectomePanel(meta["reference_name"], meta["connectome"], z["reference"], surrogates, draws)
 
 
 def degrees(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +190,33 @@ def connectome_figure(path: Path, panel: ConnectomePanel) -> None:
         axes[1, j].legend(fontsize=8)
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="weight")
     _save(fig, path)
+
+
+def null_distance_blocks(panel: ConnectomePanel) -> list[Block]:
+    """The "surrogate vs connectome" table: each surrogate's edge overlap and graph measures against the reference."""
+    rows = []
+    for cond, (model, w) in panel.surrogates.items():
+        draw = panel.draws.get(cond)
+        head = [cond, model, draw.parameters_text if draw else "not recorded", draw.seed if draw else "not recorded"]
+        if (draw is not None and draw.connectome != panel.connectome) or w.shape != panel.reference.shape:
+            other = draw.connectome if draw is not None else "another connectome"
+            rows.append([*head, "-", f"not compared: drawn on {other}", "", "", ""])
+            continue
+        j, changes = distance(panel.reference, w)
+        rows += [[*head, _fmt(j), m, _fmt(a), _fmt(b), _fmt(c, "+.4g")] for m, a, b, c in changes]
+    if not rows:
+        return []
+    text = (
+        f"Surrogate vs connectome ({panel.connectome}): jaccard is |A ∩ B| / |A ∪ B| of the directed between-region "
+        "edge sets (1: the same edges; a surrogate with the same edge count that keeps a fraction f of them has "
+        "f / (2 - f)). Then binary graph measures of the connectome and of the surrogate, and the change (surrogate - "
+        "connectome): clustering (directed), path length (directed, over the pairs with a path), modularity Q "
+        "(Newman's leading eigenvector, undirected) and the rich-club coefficient phi(k) (undirected; k puts at least "
+        f"{RICH_CLUB_FRACTION:.0%} of the connectome's regions in the club). A null that moves only weights shows "
+        "jaccard 1 and no change. seed is the generator seed of the draw: `encephagen connectome export SOURCE "
+        "--null MODEL --seed SEED` draws the same surrogate."
+    )
+    return [("p", text), ("table", ["condition", *DISTANCE_COLUMNS], rows)]
 
 
 def _slug(text: str) -> str:
@@ -573,6 +607,7 @@ def _figures(data: ReportInput, out: Path) -> list[Block]:
             )
         )
         blocks.append(("img", "figures/connectomes.png", "connectome and surrogates"))
+        blocks += null_distance_blocks(data.connectomes)
     else:
         blocks.append(("p", "connectomes.npz is missing from this directory; no connectome panel."))
     return blocks

@@ -11,10 +11,13 @@ import pytest
 import runner_fakes as rf
 
 from encephagen.errors import ConfigError
-from encephagen.report import ConnectomePanel, degrees, load_connectomes, save_connectomes, series_figure, to_html, to_markdown
+from encephagen.connectome_view import SurrogateDraw
+from encephagen.report import (
+    ConnectomePanel, degrees, load_connectomes, null_distance_blocks, save_connectomes, series_figure, to_html, to_markdown,
+)
 from encephagen.exports import regenerate_report
 from encephagen.runner import run_study
-from encephagen.study import replicate_seed, stream_rng
+from encephagen.study import replicate_seed, stream_rng, stream_seed
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -93,6 +96,59 @@ def test_connectome_panel_holds_the_reference_and_replicate_zero_surrogate(run_d
     assert (panel.reference_name, panel.connectome) == ("connectome", conn.name)
 
 
+def test_connectome_panel_records_how_each_surrogate_was_drawn(run_dir: Path) -> None:
+    from encephagen_builtins.connectomes import SyntheticConnectome
+    from encephagen_builtins.null_models import DegreePreserving
+
+    draw = load_connectomes(run_dir / "connectomes.npz").draws["rewired"]
+    conn = SyntheticConnectome(n_regions=8).load()
+    seed = stream_seed(replicate_seed(7, "rewired", 0), "null_model")
+    step = DegreePreserving().randomize(conn, np.random.default_rng(seed)).history[-1]
+    assert draw == SurrogateDraw("degree_preserving", {"swaps_per_edge": 10.0, "variant": "auto"}, seed, conn.name, step)
+
+
+def test_the_recorded_seed_draws_the_panel_surrogate_again_from_the_command_line(run_dir: Path, tmp_path: Path) -> None:
+    from encephagen.cli import main
+    from encephagen.connectome_view import export_npz
+    from encephagen_builtins.connectomes import SyntheticConnectome
+
+    panel = load_connectomes(run_dir / "connectomes.npz")
+    draw = panel.draws["rewired"]
+    export_npz(SyntheticConnectome(n_regions=8).load(), tmp_path / "ref.npz")
+    spec = "{kind: %s, %s}" % (draw.model, ", ".join(f"{k}: {v}" for k, v in draw.parameters.items()))
+    argv = ["connectome", "export", f"file:{tmp_path / 'ref.npz'}", "--null", spec, "--seed", str(draw.seed), "--out", str(tmp_path / "s.npz")]
+    assert main(argv) == 0
+    assert np.array_equal(np.load(tmp_path / "s.npz")["weights"], panel.surrogates["rewired"][1])
+
+
+def test_report_holds_the_surrogate_vs_connectome_table(run_dir: Path) -> None:
+    from encephagen import graph_measures as gm
+
+    panel = load_connectomes(run_dir / "connectomes.npz")
+    w, draw = panel.surrogates["rewired"][1], panel.draws["rewired"]
+    k = gm.rich_club_level(panel.reference)
+    ref, sur = gm.measures(panel.reference, k), gm.measures(w, k)
+    md = (run_dir / "report.md").read_text()
+    assert "| condition | model | parameters | seed | jaccard | measure | connectome | surrogate | change |" in md
+    for name in ref:
+        row = (
+            f"| rewired | degree_preserving | swaps_per_edge=10.0, variant=auto | {draw.seed} | {gm.jaccard(panel.reference, w):.4g} "
+            f"| {name} | {ref[name]:.4g} | {sur[name]:.4g} | {sur[name] - ref[name]:+.4g} |"
+        )
+        assert row in md
+
+
+def test_the_table_says_what_a_panel_does_not_record() -> None:
+    w = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], float)
+    other = SurrogateDraw("m2", {}, 3, "another:one")
+    panel = ConnectomePanel("ref", "toy", w, {"old": ("m1", w.T.copy()), "elsewhere": ("m2", w)}, {"elsewhere": other})
+    blocks = null_distance_blocks(panel)
+    rows = blocks[-1][2]
+    assert rows[0][:6] == ["old", "m1", "not recorded", "not recorded", "0", "clustering"]  # reversed edges: none shared
+    assert rows[-1][:6] == ["elsewhere", "m2", "-", 3, "-", "not compared: drawn on another:one"]
+    assert null_distance_blocks(ConnectomePanel("ref", "toy", w, {})) == []
+
+
 def test_degrees_agree_with_the_connectome() -> None:
     from encephagen_builtins.connectomes import SyntheticConnectome
 
@@ -105,11 +161,12 @@ def test_degrees_agree_with_the_connectome() -> None:
 
 def test_connectome_file_round_trips_without_pickle(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    panel = ConnectomePanel("ref", "toy", rng.random((4, 4)), {"a": ("m1", rng.random((4, 4))), "b": ("m2", rng.random((4, 4)))})
+    draws = {"a": SurrogateDraw("m1", {"x": 1.5, "mode": "auto", "ks": [1, 2]}, 2**62 + 3, "toy", "m1(x=1.5): done")}
+    panel = ConnectomePanel("ref", "toy", rng.random((4, 4)), {"a": ("m1", rng.random((4, 4))), "b": ("m2", rng.random((4, 4)))}, draws)
     path = tmp_path / "c.npz"
     path.write_bytes(save_connectomes(panel))
     back = load_connectomes(path)
-    assert back == panel and list(back.surrogates) == ["a", "b"]
+    assert back == panel and list(back.surrogates) == ["a", "b"] and back.draws == draws
     assert all(back.surrogates[k][0] == panel.surrogates[k][0] for k in "ab")
     assert all(np.array_equal(back.surrogates[k][1], panel.surrogates[k][1]) for k in "ab")
 
