@@ -20,7 +20,8 @@ output is three tables:
 Each metric's direction (which value is better) comes from its task's
 description (:class:`~encephagen.interfaces.Metric`), stored with each cell; a
 metric without one has direction ``none``: a significant difference is
-reported as "differs" and nobody wins.
+reported as "differs" and nobody wins. Diagnostics (whether the network was
+steady, say) are never compared.
 
 Benjamini-Hochberg q is computed once, over the tests of the kinds named in
 ``statistics.fdr_family`` (by default comparisons and interactions); tests of
@@ -231,9 +232,6 @@ def analyze(
     from encephagen.interaction import interaction_test
     from encephagen.stats import benjamini_hochberg, compare, power_replicates
 
-    described = metric_descriptions(cells)
-    chance = cell_chance(cells)
-
     factors = dict(factors or {})
     options = {"comparisons": "reference", "fdr_family": ["comparisons", "interactions"], "permutations": 9999, **(statistics or {})}
     failed = failed or {}
@@ -243,7 +241,9 @@ def analyze(
     values: dict[tuple[str, str, str, Levels], list[float]] = {}
     for r in rows:
         values.setdefault((r.task, r.metric, r.condition, tuple(r.levels)), []).append(r.value)
-    metrics = sorted({(r.task, r.metric) for r in rows})
+    described = metric_descriptions(cells)
+    chance = cell_chance(cells)
+    metrics = sorted({(r.task, r.metric) for r in rows if not (described.get((r.task, r.metric)) or undeclared(r.metric)).diagnostic})
     all_strata = strata(factors)
 
     def group(task: str, metric: str, cond: str, levels: Levels) -> np.ndarray:

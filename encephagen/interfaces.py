@@ -311,6 +311,10 @@ class Metric:
     :ivar x: for a series only: what one point is (e.g. ``"test, every 5 trials"``); ``None`` for a metric.
     :ivar change: the value is one brain's change (after minus before learning); the report tests within
         each condition whether it differs from 0 (did learning move it at all?).
+    :ivar diagnostic: the value describes the run, not the brain's performance (e.g. whether the network was
+        steady): kept per replicate in ``results.csv`` and checked by the report, never compared between
+        conditions. A diagnostic with unit ``"flag"`` is 1 when all was well; the report lists every replicate
+        where it is 0.
     """
 
     name: str
@@ -320,6 +324,7 @@ class Metric:
     chance: float | None = attrs.field(default=None, validator=_chance)
     x: str | None = None
     change: bool = False
+    diagnostic: bool = False
 
     @property
     def is_series(self) -> bool:

@@ -513,6 +513,47 @@ def _learning(data: ReportInput) -> list[Block]:
     ]
 
 
+def _diagnostics(data: ReportInput) -> list[Block]:
+    """Diagnostics per cell (never compared) and every replicate whose flag says something was wrong."""
+    from encephagen.interfaces import undeclared
+
+    described = data.analysis.metrics
+    diag = sorted({(m.task, m.metric) for m in data.metrics if (described.get((m.task, m.metric)) or undeclared(m.metric)).diagnostic})
+    if not diag:
+        return []
+    label = {c.key: c.label for c in data.cells}
+    values: dict[tuple[str, str, str], list[float]] = {}
+    for m in data.metrics:
+        if (m.task, m.metric) in diag:
+            values.setdefault((m.cell, m.task, m.metric), []).append(m.value)
+    table = []
+    for (cell, task, metric), v in values.items():
+        arr = np.asarray(v, dtype=np.float64)
+        arr = arr[np.isfinite(arr)]
+        table.append([label.get(cell, cell), task, metric, arr.size, _fmt(arr.mean(), ".3g") if arr.size else "-",
+                      f"{_fmt(arr.min(), '.3g')} - {_fmt(arr.max(), '.3g')}" if arr.size else "-"])
+    flagged = [
+        [label.get(m.cell, m.cell), m.replicate, m.seed, m.task, m.metric, described[(m.task, m.metric)].definition]
+        for m in data.metrics
+        if (m.task, m.metric) in diag and described.get((m.task, m.metric)) is not None
+        and described[(m.task, m.metric)].unit == "flag" and m.value == 0
+    ]
+    blocks: list[Block] = [
+        ("h", 2, "Diagnostics"),
+        ("p", "Values that describe the runs rather than the brains' performance (see the metrics table); they are never "
+              "compared between conditions."),
+        ("table", ["cell", "task", "metric", "n", "mean", "range"], table),
+    ]
+    if flagged:
+        blocks += [
+            ("p", f"WARNING: {len(flagged)} replicate(s) have a flag at 0. For `steady` this means the network was still "
+                  "drifting when the warm-up ended, so every later phase was measured on a drift; "
+                  "`warmup: {until_steady: true}` runs the warm-up until it is steady."),
+            ("table", ["cell", "replicate", "seed", "task", "flag", "meaning when 1"], flagged),
+        ]
+    return blocks
+
+
 def _failed(data: ReportInput) -> list[Block]:
     label = {c.key: c.label for c in data.cells}
     rows = [[label.get(r.cell, r.cell), r.idx, r.seed, r.error or ""] for r in data.replicates if r.status == "failed"]
@@ -628,6 +669,7 @@ def write_report(out: Path, data: ReportInput) -> Path:
     blocks += _meanings(data)
     blocks += _results(data)
     blocks += _learning(data)
+    blocks += _diagnostics(data)
     blocks += _failed(data)
     blocks += _figures(data, out)
     blocks += [

@@ -259,3 +259,59 @@ def test_test_before_measures_before_learning_and_reports_the_change(task: dict)
 def test_chance_level_follows_the_number_of_patterns() -> None:
     task = default_registry().get("task", "discrimination")(n_patterns=4)
     assert {m.name: m.chance for m in task.metrics()} == {"accuracy": 0.25, "linear_accuracy": 0.25}
+
+
+class _RampingBrain:
+    """A brain whose every neuron gets an external input that grows with time (0 to 0.5 mV per step over 6000 steps)."""
+
+    def __init__(self, brain) -> None:
+        self.brain, self.network, self.t = brain, brain.network, 0
+
+    def run(self, steps, external=None, learner=None, record=None):
+        t0, n = self.t, self.network.n_neurons
+        self.t += steps
+        return self.brain.run(steps, external=lambda k: torch.full((n,), 0.5 * (t0 + k) / 6000), learner=learner, record=record)
+
+
+def _steady_brain():
+    from encephagen.testing import tiny_brain
+    from encephagen_builtins.neurons import LIF
+
+    return tiny_brain(neuron=LIF(nmda_groups=()), n_brains=2, neurons_per_region=100)  # no slow NMDA build-up
+
+
+def test_warmup_flags_a_drifting_network_and_passes_a_stationary_one() -> None:
+    ctx = TaskContext(learning_rule=None, stimulus_rngs=[np.random.default_rng(0)] * 2)
+    task = Warmup(steps=4000, segment_steps=1500)
+    steady = task.run(_steady_brain(), ctx)
+    assert steady["steady"].tolist() == [1.0, 1.0] and np.all(steady["drift"] < 0.1)
+    ramp = task.run(_RampingBrain(_steady_brain()), ctx)
+    assert ramp["steady"].tolist() == [0.0, 0.0] and np.all(ramp["drift"] > 0.1)
+    assert ramp["rate_hz"].min() > steady["rate_hz"].max()
+    assert {m.name for m in task.metrics() if m.diagnostic} == {"drift", "steady"}
+
+
+def test_warmup_until_steady_stops_when_steady_or_at_max_steps() -> None:
+    ctx = TaskContext(learning_rule=None, stimulus_rngs=[np.random.default_rng(0)] * 2)
+    task = Warmup(steps=3000, segment_steps=1500, until_steady=True, max_steps=6000)
+    settled = task.run(_steady_brain(), ctx)  # the first segment holds the start transient; one more segment is steady
+    assert settled["steady"].tolist() == [1.0, 1.0] and 300.0 <= settled["warmup_ms"][0] < 600.0
+    ramp = _RampingBrain(_steady_brain())
+    out = task.run(ramp, ctx)
+    assert out["warmup_ms"].tolist() == [600.0, 600.0] and ramp.t == 6000 and out["steady"].tolist() == [0.0, 0.0]
+    assert task.step_counts() == (6000, 0)
+    with pytest.raises(ValueError, match="'max_steps' must be at least steps"):
+        Warmup(steps=3000, until_steady=True, max_steps=2000)
+
+
+def test_the_warmup_rate_is_unchanged_by_the_steadiness_test() -> None:
+    """rate_hz is the mean over the whole warm-up, as before the segments existed (the run split changes no spike)."""
+    from encephagen.testing import tiny_brain
+
+    ctx = TaskContext(learning_rule=None, stimulus_rngs=[np.random.default_rng(0)] * 2)
+    split = Warmup(steps=700, segment_steps=200).run(tiny_brain(), ctx)["rate_hz"]
+    from encephagen_builtins.tasks.protocol import per_neuron_step, run
+
+    whole = tiny_brain()
+    old = per_neuron_step(run(whole, 700), whole, list(range(12)), 700) * 1000.0 / whole.network.dt  # the code before segments
+    assert np.array_equal(split, old)
