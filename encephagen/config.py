@@ -190,7 +190,8 @@ class Study:
     :ivar name: a short name, used in reports.
     :ivar seed: the study seed; every replicate's seed derives from it.
     :ivar replicates: brains per cell (per condition when there are no factors).
-    :ivar connectome: the connectome source.
+    :ivar connectome: the connectome source, with the study's options for it
+        (missing tract lengths, weight normalisation; see `connectome`).
     :ivar brain: microcircuit, neuron model, delays, device.
     :ivar conditions: the first one (or ``reference``) is the reference.
     :ivar factors: named axes crossed with the conditions and with each other:
@@ -319,6 +320,8 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         except EncephagenError as exc:
             raise _KindProblem("kind", exc.problems[0][1]) from None
         params = {k: v for k, v in value.items() if k != "kind"}
+        if kind == "connectome":
+            return _prepared_source(conv, cls, params)
         return conv.structure(params, cls)
 
     conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
@@ -359,6 +362,27 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     return conv
 
 
+def _prepared_source(conv: cattrs.Converter, cls: type, params: Mapping[str, Any]) -> Any:
+    """A connectome source with the study's options for it (:mod:`encephagen.preparation`), both structured."""
+    from encephagen.preparation import OPTION_KEYS, ConnectomeOptions, PreparedSource, split_options
+
+    errors: list[Exception] = []
+    parts = []
+    for part, target in zip(split_options(params), (cls, ConnectomeOptions)):
+        try:
+            parts.append(conv.structure(part, target))
+        except ClassValidationError as exc:
+            errors.extend(exc.exceptions)
+        except Exception as exc:  # noqa: BLE001 - collected and re-raised below
+            errors.append(exc)
+    for exc in errors:
+        if isinstance(exc, ForbiddenExtraKeysError):
+            exc.also_allowed = OPTION_KEYS  # type: ignore[attr-defined]
+    if errors:
+        raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+    return PreparedSource(*parts)
+
+
 _FIELD_IN_MESSAGE = re.compile(r"^'(\w+)' (.*)$", re.S)
 
 
@@ -370,6 +394,7 @@ def _format(exc: BaseException, _type: Any) -> str:
         allowed = [a.name for a in attrs.fields(exc.cl) if not a.metadata.get("internal")] if attrs.has(exc.cl) else []
         if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with BrainSpec's own
             allowed = [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + allowed
+        allowed += list(getattr(exc, "also_allowed", ()))  # a connectome source's: the study's options beside its own
         parts = []
         for key in sorted(exc.extra_fields):
             hint = close_matches(key, allowed)[:1]

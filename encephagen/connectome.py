@@ -53,8 +53,16 @@ def _opt_frozen(a: Any) -> np.ndarray | None:
     return None if a is None else _frozen_array(a)
 
 
+def _opt_frozen_mask(a: Any) -> np.ndarray | None:
+    return None if a is None else _frozen_array(a, bool)
+
+
 def _freeze_groups(g: Mapping[str, Sequence[int]]) -> Mapping[str, tuple[int, ...]]:
     return dict((str(k), tuple(int(i) for i in v)) for k, v in dict(g).items())
+
+
+def _joined(provenance: str, note: str) -> str:
+    return f"{provenance}; {note}" if provenance else note
 
 
 def _array_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -73,13 +81,16 @@ class Connectome:
     :ivar labels: ``n`` region names.
     :ivar positions: ``(n, 3)`` region centres in mm, or ``None``.
     :ivar tract_lengths: ``(n, n)`` tract lengths in mm (rows = sources), or
-        ``None``.
+        ``None``. ``NaN`` marks a pair whose length was not measured (data
+        sets often store 0 there; sources turn that 0 into ``NaN``).
     :ivar groups: group name -> region indices (e.g. ``"visual"``).
     :ivar orientation: how the data set stored its matrix and what was done
         (e.g. ``"rows=targets (TVB convention), transposed on load"``).
     :ivar provenance: where the data come from, honestly stated.
     :ivar name: a short identifier, e.g. ``"tvb:connectivity_96"``.
     :ivar history: null models applied so far, oldest first.
+    :ivar filled_lengths: ``(n, n)`` bool, the pairs whose missing tract length
+        was filled (:meth:`with_lengths_filled`), or ``None`` when none was.
     """
 
     weights: np.ndarray = attrs.field(converter=_frozen_array)
@@ -91,6 +102,7 @@ class Connectome:
     provenance: str = ""
     name: str = "unnamed"
     history: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    filled_lengths: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen_mask)
 
     def __attrs_post_init__(self) -> None:
         w = self.weights
@@ -117,8 +129,12 @@ class Connectome:
                 raise DataError.at("positions", f"must be a finite ({n}, 3) array in mm, got shape {p.shape}")
         if self.tract_lengths is not None:
             t = self.tract_lengths
-            if t.shape != (n, n) or not np.all(np.isfinite(t)) or np.any(t < 0):
-                raise DataError.at("tract_lengths", f"must be a finite, non-negative ({n}, {n}) array in mm")
+            if t.shape != (n, n) or np.any(np.isinf(t)) or np.any(t[~np.isnan(t)] < 0):
+                raise DataError.at("tract_lengths", f"must be a non-negative ({n}, {n}) array in mm (NaN where not measured)")
+        if self.filled_lengths is not None:
+            f = self.filled_lengths
+            if self.tract_lengths is None or f.shape != (n, n) or np.any(np.isnan(self.tract_lengths[f])):
+                raise DataError.at("filled_lengths", f"must be a ({n}, {n}) mask of pairs whose tract length was filled")
         for g, idx in self.groups.items():
             if not idx:
                 raise DataError.at(f"groups.{g}", "is empty")
@@ -139,6 +155,15 @@ class Connectome:
         if self.positions is None:
             raise DataError.at("positions", f"connectome {self.name!r} has no region centres to measure distances")
         return centre_distances(self.positions)
+
+    @property
+    def unmeasured(self) -> np.ndarray:
+        """``(n, n)`` bool: region pairs ``i != j`` without a tract length (``NaN``); all false without tract lengths."""
+        if self.tract_lengths is None:
+            return np.zeros(self.weights.shape, dtype=bool)
+        out = np.isnan(self.tract_lengths)
+        np.fill_diagonal(out, False)
+        return out
 
     @property
     def between(self) -> np.ndarray:
@@ -182,7 +207,7 @@ class Connectome:
 
     # -- derivation ---------------------------------------------------------------
     def digest(self) -> str:
-        """SHA-256 of the data (weights, labels, positions, tract lengths, groups, orientation): what a brain is built from.
+        """SHA-256 of the data (weights, labels, positions, tract lengths and which were filled, groups, orientation): what a brain is built from.
 
         A study stores it per cell, so a resume whose connectome file changed
         underneath it is refused instead of mixing two data sets.
@@ -193,6 +218,8 @@ class Connectome:
         h = hashlib.sha256()
         for arr in (self.weights, self.positions, self.tract_lengths):
             h.update(b"none" if arr is None else np.ascontiguousarray(arr, dtype=np.float64).tobytes() + str(arr.shape).encode())
+        if self.filled_lengths is not None:  # absent when nothing was filled, so such digests are as before
+            h.update(b"filled" + np.packbits(self.filled_lengths).tobytes())
         meta = {"labels": list(self.labels), "groups": {k: list(v) for k, v in self.groups.items()}, "orientation": self.orientation}
         h.update(json.dumps(meta, sort_keys=True).encode("utf-8"))
         return h.hexdigest()
@@ -200,10 +227,48 @@ class Connectome:
     def with_weights(self, weights: np.ndarray, step: str) -> "Connectome":
         """A copy with new ``weights`` and ``step`` appended to ``history``.
 
-        Labels, positions, tract lengths, groups, orientation and provenance
-        are carried over unchanged: a null model changes the wiring only.
+        Labels, positions, tract lengths (and which were filled), groups,
+        orientation and provenance are carried over unchanged: a null model
+        changes the wiring only.
         """
         return attrs.evolve(self, weights=weights, history=(*self.history, step))
+
+    def with_lengths_filled(self, min_mm: float | None = None) -> "Connectome":
+        """A copy whose missing tract lengths (:attr:`unmeasured`) are the distances between region centres.
+
+        A filled length is ``max(distance, min_mm)`` (mm). A pair whose centres
+        coincide (distance 0, e.g. a data set's placeholder centre) stays
+        missing unless ``min_mm`` is given. Measured lengths are never changed;
+        :attr:`filled_lengths` marks the filled pairs and ``provenance`` says
+        how many there are. Without tract lengths, centres or missing pairs,
+        the connectome is returned as it is.
+
+        :param min_mm: the shortest length a filled pair takes (mm, ``> 0``), or ``None``.
+        """
+        missing = self.unmeasured
+        if self.positions is None or not missing.any():
+            return self
+        d = self.distances()
+        if min_mm is not None:
+            d = np.maximum(d, min_mm)
+        fill = missing & (d > 0)
+        if not fill.any():
+            return self
+        t = np.where(fill, d, self.tract_lengths)
+        floor = f", at least {min_mm:g} mm" if min_mm is not None else ""
+        left = int((missing & ~fill).sum())
+        note = (
+            f"{int(fill.sum())} unmeasured tract lengths filled with the distance between region centres{floor}"
+            + (f"; {left} pairs with coinciding centres left without a length" if left else "")
+        )
+        done = fill if self.filled_lengths is None else fill | self.filled_lengths
+        return attrs.evolve(self, tract_lengths=t, filled_lengths=done, provenance=_joined(self.provenance, note))
+
+    def with_weights_scaled(self, factor: float, note: str) -> "Connectome":
+        """A copy with every weight (self-loops included) multiplied by ``factor`` (> 0), ``note`` added to ``provenance``."""
+        if not (np.isfinite(factor) and factor > 0):
+            raise DataError.at("weights", f"cannot be scaled by {factor!r}; the factor must be finite and > 0")
+        return attrs.evolve(self, weights=self.weights * factor, provenance=_joined(self.provenance, note))
 
     def with_groups(self, groups: Mapping[str, Sequence[int]]) -> "Connectome":
         """A copy whose groups are these (merged over the existing ones)."""
@@ -213,12 +278,7 @@ class Connectome:
 
     def anatomy_equal(self, other: "Connectome") -> bool:
         """True when everything but the weights is identical."""
-        return (
-            self.labels == other.labels
-            and _array_eq(self.positions, other.positions)
-            and _array_eq(self.tract_lengths, other.tract_lengths)
-            and dict(self.groups) == dict(other.groups)
-        )
+        return not self.anatomy_differences(other)
 
     def anatomy_differences(self, other: "Connectome") -> list[str]:
         """Names of the non-wiring fields that differ from ``other``."""
@@ -229,6 +289,8 @@ class Connectome:
             diffs.append("positions")
         if not _array_eq(self.tract_lengths, other.tract_lengths):
             diffs.append("tract_lengths")
+        if not _array_eq(self.filled_lengths, other.filled_lengths):
+            diffs.append("filled_lengths")
         if dict(self.groups) != dict(other.groups):
             diffs.append("groups")
         return diffs

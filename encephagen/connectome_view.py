@@ -35,7 +35,7 @@ def describe(connectome: Connectome) -> str:
     Lists regions, between-region edges (self-loops excluded) and density over
     the ``n(n-1)`` ordered pairs, self-loops, the weight range, whether the
     matrix is symmetric (and how many edges are one-way), orientation,
-    positions and tract lengths (mm), every group with its size and first
+    positions and tract lengths (mm; how many pairs were not measured), every group with its size and first
     labels, provenance and the null-model history.
     """
     c = connectome
@@ -63,7 +63,13 @@ def describe(connectome: Connectome) -> str:
         tract = "none"
     else:
         t = c.tract_lengths[a]
-        tract = f"{_fmt(t.min())} to {_fmt(t.max())} mm over the edges" if t.size else "no edges"
+        t = t[~np.isnan(t)]
+        tract = f"{_fmt(t.min())} to {_fmt(t.max())} mm over the edges" if t.size else "none over the edges"
+        missing = c.unmeasured
+        if missing.any():
+            tract += f"; {int(missing.sum())} pairs not measured ({int((missing & a).sum())} of them edges)"
+        if c.filled_lengths is not None:
+            tract += f"; {int(c.filled_lengths.sum())} filled from centre distances"
     rows = [
         ("connectome", c.name),
         ("regions", str(n)),

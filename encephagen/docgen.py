@@ -20,6 +20,7 @@ import attrs
 
 from encephagen.config import BrainSpec, Condition, Level, Statistics, Study
 from encephagen.interfaces import KIND_WORDS
+from encephagen.preparation import ConnectomeOptions
 from encephagen.registry import Registry
 
 _IVAR = re.compile(r"^\s*:(?:ivar|param)\s+(\w+):\s*(.*)$")
@@ -103,6 +104,7 @@ def study_keys() -> dict[str, list[str]]:
         "statistics": [a.name for a in attrs.fields(Statistics)],
         "brain": [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
         "brain.delays": [a.name for a in attrs.fields(Delays)],
+        "connectome": [a.name for a in attrs.fields(ConnectomeOptions)],
     }
 
 
@@ -125,6 +127,17 @@ def render(registry: Registry) -> str:
         "## Top level",
         "",
         *fields_table(Study),
+        "",
+        "## `connectome`",
+        "",
+        "Beside `kind:` and the source's own parameters (see the connectome sources",
+        "below), every `connectome:` takes these keys. They are applied to the loaded",
+        "connectome before any null model draws from it: missing tract lengths are",
+        "filled first, then the weights are normalised. A source marks a tract",
+        "length that was not measured as missing (`NaN`; the TVB data sets store",
+        "0 there), never as a length of 0.",
+        "",
+        *fields_table(ConnectomeOptions),
         "",
         "## `conditions[]`",
         "",

@@ -38,10 +38,11 @@ DEFAULT_LENGTH_BINS = 10
 
 
 def edge_lengths(connectome: Connectome) -> np.ndarray:
-    """``(n, n)`` length in mm of every region pair (rows = sources).
+    """``(n, n)`` length in mm of every region pair (rows = sources); ``NaN`` where a tract length is missing.
 
-    Tract lengths when the connectome has them, otherwise the Euclidean
-    distance between region centres.
+    Tract lengths when the connectome has them (filled ones included, see
+    ``connectome.missing_lengths``), otherwise the Euclidean distance between
+    region centres.
 
     :raises DataError: when the connectome has neither.
     """
@@ -59,9 +60,10 @@ def edge_lengths(connectome: Connectome) -> np.ndarray:
 def length_bin_edges(lengths: np.ndarray, bins: int) -> np.ndarray:
     """Interior bin edges (mm) that split the between-region pair lengths into equal-count bins.
 
-    The edges are quantiles over all off-diagonal pairs (connected or not), so
-    they depend on the anatomy only and are the same for a connectome and its
-    surrogates. Tied quantiles merge, so there may be fewer than ``bins`` bins.
+    The edges are quantiles over all off-diagonal pairs (connected or not)
+    that have a length, so they depend on the anatomy only and are the same
+    for a connectome and its surrogates. Tied quantiles merge, so there may
+    be fewer than ``bins`` bins.
 
     :param lengths: ``(n, n)`` lengths in mm.
     :param bins: requested number of bins (>= 1).
@@ -69,6 +71,7 @@ def length_bin_edges(lengths: np.ndarray, bins: int) -> np.ndarray:
     """
     n = lengths.shape[0]
     off = lengths[~np.eye(n, dtype=bool)]
+    off = off[~np.isnan(off)]
     if off.size == 0 or bins <= 1:
         return np.empty(0)
     q = np.quantile(off, np.linspace(0.0, 1.0, bins + 1)[1:-1])
@@ -76,8 +79,29 @@ def length_bin_edges(lengths: np.ndarray, bins: int) -> np.ndarray:
 
 
 def length_bins(lengths: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """``(n, n)`` int bin index of every pair; a length equal to an edge goes to the upper bin."""
-    return np.searchsorted(edges, lengths, side="right")
+    """``(n, n)`` int bin index of every pair; a length equal to an edge goes to the upper bin.
+
+    Bins ``0 .. len(edges)`` hold lengths; a missing length (``NaN``) gets a
+    bin of its own, ``len(edges) + 1``.
+    """
+    out = np.searchsorted(edges, lengths, side="right")
+    out[np.isnan(lengths)] = edges.size + 1
+    return out
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov distance ``max_x |F_a(x) - F_b(x)|`` of two samples (0 to 1).
+
+    ``F`` is the empirical cumulative distribution; two empty samples are 0
+    apart, an empty and a non-empty one 1.
+    """
+    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
+    if a.size == 0 or b.size == 0:
+        return 0.0 if a.size == b.size else 1.0
+    x = np.concatenate([a, b])
+    fa = np.searchsorted(a, x, side="right") / a.size
+    fb = np.searchsorted(b, x, side="right") / b.size
+    return float(np.abs(fa - fb).max())
 
 
 def strengths(connectome: Connectome) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +249,8 @@ def strength_within(rtol: float) -> Check:
 def edge_lengths_binned(bins: int) -> Check:
     """An ``edge_length_distribution`` check: same number of edges in each length bin.
 
-    Bins are :func:`length_bin_edges` of the original's lengths
+    Bins are :func:`length_bin_edges` of the original's lengths, plus one bin
+    for the pairs without a length (:func:`length_bins`)
     (:func:`edge_lengths`); each connectome's edges are measured with its own
     lengths, over the non-zero between-region entries (both directions of a
     symmetric matrix count).
@@ -239,7 +264,7 @@ def edge_lengths_binned(bins: int) -> Check:
         if (msg := _same_size(original, surrogate)) is not None:
             return msg
         edges = length_bin_edges(edge_lengths(original), bins)
-        k = edges.size + 1
+        k = edges.size + 2  # the last bin holds pairs without a length
         counts = []
         for c in (original, surrogate):
             idx = length_bins(edge_lengths(c), edges)[c.between != 0]
@@ -247,12 +272,13 @@ def edge_lengths_binned(bins: int) -> Check:
         bad = np.flatnonzero(counts[0] != counts[1])
         if bad.size:
             j = int(bad[0])
-            lo = "0" if j == 0 else f"{edges[j - 1]:.3g}"
-            hi = "inf" if j == k - 1 else f"{edges[j]:.3g}"
-            return (
-                f"length bin {j} [{lo}, {hi}) mm holds {counts[1][j]} edges, expected {counts[0][j]} "
-                f"({bad.size} of {k} bins differ)"
-            )
+            if j == k - 1:
+                where = "without a length"
+            else:
+                lo = "0" if j == 0 else f"{edges[j - 1]:.3g}"
+                hi = "inf" if j == edges.size else f"{edges[j]:.3g}"
+                where = f"in length bin {j} [{lo}, {hi}) mm"
+            return f"{counts[1][j]} edges {where}, expected {counts[0][j]} ({bad.size} of {k} bins differ)"
         return None
 
     check_edge_lengths.bins = bins  # type: ignore[attr-defined]

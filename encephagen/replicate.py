@@ -114,7 +114,7 @@ def _simulate(
     try:
         conns = [connectome] * len(seeds)
         if condition.null_model is not None:
-            conns = [_draw(condition.null_model, connectome, stream_rng(s, "null_model")) for s in seeds]
+            conns = [_draw(condition.null_model, connectome, stream_rng(s, "null_model"), study.brain.delays) for s in seeds]
         spec = study.brain
         network = build_batch(
             conns, spec.microcircuit, [stream_rng(s, "wiring") for s in seeds], spec.neuron,
@@ -151,9 +151,10 @@ def _simulate(
     return network, metrics, series
 
 
-def _draw(model: Any, connectome: Connectome, rng: np.random.Generator) -> Connectome:
+def _draw(model: Any, connectome: Connectome, rng: np.random.Generator, delays: Any = None) -> Connectome:
     """One null-model draw, checked as validation checks the first: a draw that changes the anatomy, breaks
-    the model's declared invariants or is not a connectome fails this replicate (validation drew only one)."""
+    the model's declared invariants, moves the edge lengths beyond ``delays.max_length_shift`` (with delays)
+    or is not a connectome fails this replicate (validation drew only one)."""
     from encephagen.invariants import check_invariants
 
     drawn = model.randomize(connectome, rng)
@@ -165,6 +166,9 @@ def _draw(model: Any, connectome: Connectome, rng: np.random.Generator) -> Conne
     violations = check_invariants(model, connectome, drawn)
     if violations:
         raise ReplicateFailed(f"null model {model.name!r} broke its declared invariants in this replicate's draw: {'; '.join(violations)}")
+    shift = None if delays is None else delays.shift_problem(connectome, drawn)
+    if shift is not None:
+        raise ReplicateFailed(f"null model {model.name!r} in this replicate's draw {shift}")
     return drawn
 
 

@@ -358,7 +358,37 @@ def _design(data: ReportInput) -> list[Block]:
         ("table", header, cell_rows),
         ("table", ["cell", "replicate", "seed", "status", "seconds", "device"], rep_rows),
     ]
-    return blocks
+    return blocks + _wiring(data)
+
+
+def _wiring(data: ReportInput) -> list[Block]:
+    """Per cell: how much of a brain's synaptic input comes from other regions, and how many of those synapses
+    got a filled tract length (:func:`encephagen.study.wiring_info`); nothing for a store that predates them."""
+    cells = [c for c in data.cells if "between_share" in c.info]
+    if not cells:
+        return []
+
+    def share(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f} %"
+
+    rows = []
+    for c in cells:
+        i = c.info
+        filled = i.get("filled_length_synapses")
+        between = i.get("between_synapses") or 0.0
+        rows.append([
+            c.label, i.get("normalize", "none"), f"{between:,.0f}", share(i.get("between_share")), share(i.get("between_input_share")),
+            "no delays from tract lengths" if filled is None else f"{filled:,.0f} ({share(filled / between if between else None)})",
+        ])  # fmt: skip
+    text = (
+        "Between-region wiring of one brain per cell, expected from its connection probabilities (a null-model "
+        "cell's from its replicate 0's surrogate): synapses that join two regions, their share of all synapses and "
+        "of the summed absolute synaptic weight (connectome.normalize scales it), and how many of them lie on a "
+        "pair whose tract length was not measured and was filled from the distance between region centres "
+        "(connectome.missing_lengths); their delays come from that distance."
+    )
+    header = ["cell", "normalize", "between-region synapses", "share of synapses", "share of input", "on filled lengths"]
+    return [("p", text), ("table", header, rows)]
 
 
 def _limits(data: ReportInput) -> list[Block]:

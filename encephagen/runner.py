@@ -55,7 +55,7 @@ from encephagen.provenance import environment_provenance
 from encephagen.registry import Registry
 from encephagen.results import WorkerDied
 from encephagen.store import STORE_NAME, StoredCell, StoredCondition, StoredStudy, Store, utc_now
-from encephagen.study import Plan, Replicate, cell_info, plan_for
+from encephagen.study import Plan, Replicate, cell_info, plan_for, wiring_info
 
 __all__ = ["regenerate_report", "run_study", "study_changed_error"]
 
@@ -145,10 +145,10 @@ def _stored_design(plan: Plan, text: str, digest: str, sets: Sequence[str], crea
         StoredCondition(c.name, i, c.null_model.name if c.null_model is not None else "", c.name == ref)
         for i, c in enumerate(study.conditions)
     ]
-    cells = [
-        StoredCell(c.key, c.condition, i, c.levels, c.changes, c.fingerprint, cell_info(c, plan.connectomes[c.key]))
-        for i, c in enumerate(plan.cells)
-    ]
+    cells = []
+    for i, c in enumerate(plan.cells):
+        conn = plan.connectomes[c.key]
+        cells.append(StoredCell(c.key, c.condition, i, c.levels, c.changes, c.fingerprint, cell_info(c, conn) | wiring_info(c, conn)))
     replicates = [(r.cell, r.index, r.condition, r.seed) for r in plan.replicates]
     return row, conditions, cells, replicates
 

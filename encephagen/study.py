@@ -21,7 +21,7 @@ import numpy as np
 from encephagen.config import UNSET, Study, load_study
 from encephagen.connectome import Connectome
 from encephagen.design import Cell
-from encephagen.errors import ConfigError, EncephagenError
+from encephagen.errors import ConfigError, DataError, EncephagenError
 from encephagen.interfaces import ChecksBrain, NamesGroups
 from encephagen.registry import Registry
 
@@ -128,15 +128,27 @@ def _null_field(study: Study, cell: Cell) -> str:
 
 
 def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
-    """Draw each cell's null model once per connectome and refuse one that changes anything but the wiring."""
+    """Draw each cell's null model once per connectome and refuse one that changes anything but the wiring.
+
+    With delays, a cell is also refused when a between-region edge its brains
+    use has no length, or when its null model moves the edges' length
+    distribution beyond ``brain.delays.max_length_shift``.
+    """
     from encephagen.invariants import check_invariants
 
-    done: set[tuple[str, int]] = set()
+    done: set[tuple[str, int, str]] = set()
     for cell in study.cells:
         model, conn = cell.study.conditions[0].null_model, connectomes[cell.key]
-        if model is None or (repr(model), id(conn)) in done:
+        delays = cell.study.brain.delays
+        if (repr(model), id(conn), repr(delays)) in done:
             continue
-        done.add((repr(model), id(conn)))
+        done.add((repr(model), id(conn), repr(delays)))
+        if model is None:
+            problem = None if delays is None else delays.missing(conn)
+            if problem is not None:
+                own = cell.study.connectome == study.connectome and cell.study.brain == study.brain
+                raise DataError.at(problem[0], problem[1] + ("" if own else f" (cell {cell.key})"))
+            continue
         field = _null_field(study, cell)
         try:
             surrogate = model.randomize(conn, np.random.default_rng(0))
@@ -152,6 +164,13 @@ def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
         violations = check_invariants(model, conn, surrogate)
         if violations:
             raise ConfigError.at(field, f"null model {model.name!r} broke its declared invariants: {'; '.join(violations)}")
+        if delays is not None:
+            missing = delays.missing(surrogate)
+            if missing is not None:
+                raise ConfigError.at(field, f"null model {model.name!r} wires edges onto pairs without a length: {missing[1]}")
+            shift = delays.shift_problem(conn, surrogate)
+            if shift is not None:
+                raise ConfigError.at(field, f"null model {model.name!r} {shift}")
 
 
 def check_groups(study: Study, connectomes: dict[str, Connectome]) -> None:
@@ -281,4 +300,40 @@ def describe_metrics(protocol: Sequence[Any]) -> dict[str, list[dict[str, Any]]]
         label: [m.as_dict() for m in task.metrics()]
         for label, task in zip(labels([t.name for t in protocol]), protocol)
         if isinstance(task, DescribesMetrics)
+    }
+
+
+def wiring_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
+    """The between-region wiring of one brain of ``cell``, in expectation (closed form over its connection probabilities).
+
+    ``between_share`` is the share of its synapses that join two regions,
+    ``between_input_share`` their share of the summed absolute synaptic weight,
+    ``filled_length_synapses`` how many of them lie on a pair whose tract length
+    was filled (``connectome.missing_lengths``; ``None`` when delays do not use
+    tract lengths). A null-model cell is described by its replicate 0's draw,
+    the surrogate that brain is built from; a draw that fails leaves the keys out
+    (the replicate then fails on its own).
+    """
+    brain = cell.study.brain
+    micro, delays, model = brain.microcircuit, brain.delays, cell.study.conditions[0].null_model
+    conn = connectome
+    if model is not None:
+        seed = replicate_seed(cell.study.seed, cell.condition, 0, cell.levels)
+        try:
+            conn = model.randomize(connectome, stream_rng(seed, "null_model"))
+        except EncephagenError:
+            return {}
+    internal, between = micro.expected_synapses(conn)
+    w_internal, w_between = micro.expected_input(conn)
+    filled = None
+    if delays is not None and delays.source == "tract_lengths":
+        on_filled = micro.edge_probabilities(conn)[conn.filled_lengths] if conn.filled_lengths is not None else np.zeros(0)
+        filled = float(on_filled.sum()) * micro.n_exc * micro.neurons_per_region
+    options = getattr(cell.study.connectome, "options", None)
+    return {
+        "between_synapses": between,
+        "between_share": between / (internal + between) if internal + between > 0 else None,
+        "between_input_share": w_between / (w_internal + w_between) if w_internal + w_between > 0 else None,
+        "filled_length_synapses": filled,
+        "normalize": options.normalize if options is not None else "none",
     }

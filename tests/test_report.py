@@ -57,6 +57,19 @@ def test_markdown_report_holds_design_table_failures_and_figures(run_dir: Path) 
     assert "| plugin.null_model.degree_preserving |" in md and "| numpy |" in md
 
 
+def test_design_lists_the_between_region_wiring_of_each_cell(run_dir: Path) -> None:
+    from encephagen_builtins.connectomes import SyntheticConnectome
+
+    from encephagen.engine.build import Microcircuit
+
+    md = (run_dir / "report.md").read_text()
+    assert "| cell | normalize | between-region synapses | share of synapses | share of input | on filled lengths |" in md
+    rows = re.findall(r"^\| (\w+) \| none \| ([\d,]+) \| ([\d.]+) % \| [\d.]+ % \| no delays from tract lengths \|$", md, re.M)
+    assert [r[0] for r in rows] == ["connectome", "rewired"]
+    internal, between = Microcircuit().expected_synapses(SyntheticConnectome(n_regions=8).load())
+    assert rows[0][1:] == (f"{between:,.0f}", f"{100 * between / (internal + between):.1f}")
+
+
 def test_html_is_self_contained(run_dir: Path) -> None:
     page = (run_dir / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)

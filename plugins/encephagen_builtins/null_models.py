@@ -487,7 +487,10 @@ class Spatial:
     Lengths are the tract lengths, or the distances between region centres
     when there are none (a :class:`DataError` when there is neither). The
     between-region pairs are split into ``bins`` equal-count length bins
-    (:func:`encephagen.invariants.length_bin_edges`); a Maslov-Sneppen swap
+    (:func:`encephagen.invariants.length_bin_edges`), and the pairs whose
+    tract length is missing (``connectome.missing_lengths: refuse``) form a
+    bin of their own, so an edge with a length never moves onto a pair
+    without one; a Maslov-Sneppen swap
     ``(a, b), (c, d) -> (a, d), (c, b)`` is applied only when ``(a, d)`` falls
     in the bin of ``(a, b)`` and ``(c, b)`` in the bin of ``(c, d)`` (in both
     directions when undirected). Each edge thus keeps its weight and its

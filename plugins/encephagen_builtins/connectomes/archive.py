@@ -29,7 +29,7 @@ class TvbArchive:
     """The arrays of a TVB-style connectivity zip, as stored (no transposition).
 
     :ivar weights: ``(n, n)``, TVB stores rows = targets.
-    :ivar tract_lengths: ``(n, n)`` in mm, or ``None``.
+    :ivar tract_lengths: ``(n, n)`` in mm as stored (0 or NaN where not measured), or ``None``.
     :ivar labels: region names from ``centres``, or ``None``.
     :ivar positions: ``(n, 3)`` centres in mm, or ``None``.
     :ivar cortical: ``(n,)`` 0/1 flags, or ``None``.
@@ -99,7 +99,7 @@ def read_tvb_zip(data: bytes, field: str, where: str) -> TvbArchive:
                 a = np.loadtxt(io.StringIO(t), ndmin=2)
             except ValueError as e:
                 raise field_error(field, f"{where}: {found[stem].filename!r} is not a numeric matrix ({e})") from None
-            return check_matrix(a, field, f"{where}: {stem.replace('_', ' ')}")
+            return check_matrix(a, field, f"{where}: {stem.replace('_', ' ')}", missing_ok=stem == "tract_lengths")
 
         weights = matrix("weights")
         assert weights is not None

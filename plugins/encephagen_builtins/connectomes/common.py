@@ -16,8 +16,11 @@ def field_error(field: str, message: str) -> DataError:
     return DataError.at(f"connectome.{field}" if field else "connectome", message)
 
 
-def check_matrix(a: Any, field: str, what: str) -> np.ndarray:
-    """``a`` as a float64 square, finite, non-negative matrix, or a DataError at ``field``."""
+def check_matrix(a: Any, field: str, what: str, missing_ok: bool = False) -> np.ndarray:
+    """``a`` as a float64 square, finite, non-negative matrix, or a DataError at ``field``.
+
+    :param missing_ok: let ``NaN`` through (a tract length that was not measured); inf is still refused.
+    """
     arr = np.asarray(a)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise field_error(field, f"{what} must be numbers, got dtype {arr.dtype}")
@@ -26,15 +29,31 @@ def check_matrix(a: Any, field: str, what: str) -> np.ndarray:
     arr = arr.astype(np.float64)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise field_error(field, f"{what} must be a non-empty square matrix, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
+    bad = np.isinf(arr) if missing_ok else ~np.isfinite(arr)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise field_error(field, f"{what} have {int(bad.sum())} NaN/inf entries (first at [{i}, {j}]); replace them with numbers")
-    neg = arr < 0
+        raise field_error(field, f"{what} have {int(bad.sum())} {'inf' if missing_ok else 'NaN/inf'} entries (first at [{i}, {j}]); replace them with numbers")
+    neg = arr < 0  # NaN compares false
     if neg.any():
         i, j = np.argwhere(neg)[0]
         raise field_error(field, f"{what} have {int(neg.sum())} negative entries (first at [{i}, {j}]); connection data must be >= 0")
     return arr
+
+
+def unmeasured_as_missing(tract: np.ndarray | None) -> np.ndarray | None:
+    """Tract lengths (mm) with every off-diagonal 0 turned into ``NaN``: not measured.
+
+    TVB-style data sets and tractography tools write 0 for a pair no tract was
+    measured between; two distinct regions are never 0 mm apart, so a 0 there
+    is a missing value, not a length. The diagonal is left as it is.
+    """
+    if tract is None:
+        return None
+    out = np.array(tract, dtype=np.float64, copy=True)
+    zero = out == 0
+    np.fill_diagonal(zero, False)
+    out[zero] = np.nan
+    return out
 
 
 def build(field_prefix: str = "", **kwargs: Any) -> Connectome:

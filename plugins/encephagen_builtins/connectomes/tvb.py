@@ -14,7 +14,7 @@ from attrs import validators as v
 
 from encephagen.connectome import Connectome, groups_by_substring
 from encephagen_builtins.connectomes.archive import read_tvb_zip
-from encephagen_builtins.connectomes.common import build, default_labels, field_error
+from encephagen_builtins.connectomes.common import build, default_labels, field_error, unmeasured_as_missing
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS, anatomy_groups, group_spec, groups_by_name, resolve_groups
 
 
@@ -60,8 +60,8 @@ _TVB_PROVENANCE: dict[str, str] = {
     "connectivity_192": (
         "The Virtual Brain's connectivity_192: the 76 regional-map regions of connectivity_76 plus 58 "
         "subcortical (mostly thalamic-nucleus) labels per hemisphere, left first; weights 0-3 (unit 'au'), "
-        "directed. The subcortical regions all share one placeholder centre and have zero tract lengths "
-        "among themselves; the cortical block equals connectivity_76 with its 'l'/'r' prefixes swapped. "
+        "directed. The subcortical regions all share one placeholder centre and have no tract lengths "
+        "among themselves (stored as 0); the cortical block equals connectivity_76 with its 'l'/'r' prefixes swapped. "
         "The package files do not state how the data were derived"
     ),
     "connectivity_66": (
@@ -115,7 +115,11 @@ class TvbConnectome:
     ``orientation: tvb`` (default) reads the matrix as TVB does, rows =
     targets, and transposes it to rows = sources; ``orientation: published``
     keeps the matrix as stored and reads its rows as sources, as the published
-    connectome-vs-random study did. For a directed data set (66, 76, 96, 192)
+    connectome-vs-random study did. tvb-data stores a tract length of 0 for a
+    pair it did not measure (every unconnected pair of the 66 and 68 sets,
+    298 pairs of the 76 set, 14,102 of the 192 set, none of the 96 set); those
+    lengths are read as missing (``NaN``), for the study to fill
+    (``connectome.missing_lengths``). For a directed data set (66, 76, 96, 192)
     the two readings are different graphs: each is the other's transpose.
 
     :ivar dataset: ``connectivity_66``, ``_68``, ``_76``, ``_96`` (the reference) or ``_192``.
@@ -142,12 +146,13 @@ class TvbConnectome:
         arch = read_tvb_zip(data, "dataset", f"tvb-data {self.dataset}.zip")
         n = arch.weights.shape[0]
         labels = arch.labels if arch.labels is not None else default_labels(n)
+        tract = unmeasured_as_missing(arch.tract_lengths)
         if self.orientation == "tvb":
             weights = arch.weights.T
-            tract = None if arch.tract_lengths is None else arch.tract_lengths.T
+            tract = None if tract is None else tract.T
             orientation = "rows=targets (TVB convention), transposed to rows=sources"
         else:
-            weights, tract = arch.weights, arch.tract_lengths
+            weights = arch.weights
             orientation = "as published: the TVB matrix read rows=sources without transposing (TVB itself reads rows=targets)"
         groups = {
             **tvb_default_groups(self.dataset, labels),

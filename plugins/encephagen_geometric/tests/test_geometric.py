@@ -290,3 +290,17 @@ def test_unmeasured_zero_tract_lengths_are_refused() -> None:
     assert err.value.problems[0][0] == "tract_lengths" and "distance: centres" in str(err.value)
     out = Geometric(distance="centres").randomize(conn, np.random.default_rng(0))
     assert out.n_edges == 2
+
+
+def test_missing_tract_lengths_are_refused() -> None:
+    """A tract length the study left missing (NaN, ``missing_lengths: refuse``) is no distance to place by."""
+    tracts = np.array([[0, 12, np.nan], [12, 0, 20], [np.nan, 20, 0]], dtype=float)
+    w = np.zeros((3, 3))
+    w[0, 1] = w[1, 2] = 1.0
+    conn = _line([0.0, 12.0, 30.0], w, tracts=tracts)
+    with pytest.raises(DataError) as err:
+        Geometric().randomize(conn, np.random.default_rng(0))
+    (field, message), = err.value.problems
+    assert field == "tract_lengths" and message.startswith("2 pairs") and "missing_lengths: distances" in message
+    filled = Geometric().randomize(conn.with_lengths_filled(), np.random.default_rng(0))
+    assert "distance=tract_lengths" in filled.history[-1] and filled.n_edges == 2

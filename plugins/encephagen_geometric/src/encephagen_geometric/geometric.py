@@ -59,9 +59,10 @@ def pair_distances(connectome: Connectome, distance: str = "auto") -> tuple[np.n
         else the Euclidean distance between region centres),
         ``"tract_lengths"`` or ``"centres"``.
     :returns: ``(distances, "tract_lengths" | "centres")``.
-    :raises DataError: when the chosen source is missing, or when two
-        distinct regions are 0 mm apart (data sets store 0 for a tract that
-        was not measured; such pairs would be drawn first).
+    :raises DataError: when the chosen source is missing, when a tract
+        length is missing (``NaN``), or when two distinct regions are 0 mm
+        apart (data sets store 0 for a tract that was not measured; such
+        pairs would be drawn first).
     """
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
@@ -86,7 +87,17 @@ def pair_distances(connectome: Connectome, distance: str = "auto") -> tuple[np.n
                 "use a connectome source that provides tract lengths or region centres",
             )
         dist, source = connectome.distances(), "centres"
-    zero = (dist == 0) & ~np.eye(dist.shape[0], dtype=bool)
+    off = ~np.eye(dist.shape[0], dtype=bool)
+    missing = np.isnan(dist) & off
+    if missing.any():
+        s, t = (int(x) for x in np.argwhere(missing)[0])
+        raise DataError.at(
+            "tract_lengths",
+            f"{int(missing.sum())} pairs of distinct regions of connectome {name!r} have no measured tract length "
+            f"(first {connectome.labels[s]} -> {connectome.labels[t]}), and the geometric null model needs the "
+            "distance of every pair; set connectome.missing_lengths: distances, or use distance: centres",
+        )
+    zero = (dist == 0) & off
     if zero.any():
         s, t = (int(x) for x in np.argwhere(zero)[0])
         fix = (
