@@ -147,11 +147,12 @@ class Analysis:
 
 def metric_descriptions(cells: Sequence[StoredCell]) -> dict[tuple[str, str], Metric]:
     """``(task label, metric)`` -> description, from the cells' stored task descriptions (first cell first)."""
+    known = set(attrs.fields_dict(Metric))
     out: dict[tuple[str, str], Metric] = {}
     for cell in cells:
         for task, described in dict(cell.info.get("metrics", {})).items():
             for m in described:
-                out.setdefault((task, m["name"]), Metric(**m))
+                out.setdefault((task, m["name"]), Metric(**{k: v for k, v in m.items() if k in known}))
     return out
 
 
