@@ -160,6 +160,34 @@ class Statistics:
     permutations: int = attrs.field(default=9999, validator=[attrs.validators.ge(99), attrs.validators.le(1_000_000)])
 
 
+#: The figure file formats the report can write (``report.formats``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def _formats(inst: Any, att: attrs.Attribute, value: list[str]) -> None:
+    bad = [f for f in value if f not in FIGURE_FORMATS]
+    if bad:
+        raise ValueError(f"'{att.name}' lists figure formats among {', '.join(FIGURE_FORMATS)}, got {bad[0]!r}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"'{att.name}' names a format twice: {value!r}")
+    if "png" not in value:
+        raise ValueError(f"'{att.name}' must include png (report.html embeds the PNG figures), e.g. [png, svg, pdf]; got {value!r}")
+
+
+@attrs.frozen
+class Report:
+    """How the report writes its figures.
+
+    :ivar formats: the files written per figure into ``figures/``: ``png`` (always:
+        the report shows it), ``svg`` and ``pdf`` (vector, text as TrueType in the PDF).
+    :ivar dpi: dots per inch of the PNG files (and of the weight matrices inside the
+        vector files); the figures' size in inches stays the same.
+    """
+
+    formats: list[str] = attrs.field(factory=lambda: ["png"], validator=_formats)
+    dpi: int = attrs.field(default=100, validator=[ev.at_least(50, "dots per inch"), attrs.validators.le(1200)])
+
+
 @attrs.frozen
 class BrainSpec:
     """How regions become neurons, and how neurons are simulated.
@@ -202,6 +230,7 @@ class Study:
     :ivar reference: name of the reference condition (default: the first).
     :ivar alpha: significance level for winners and power estimates.
     :ivar statistics: comparisons, the false-discovery-rate family, permutations.
+    :ivar report: the figures' file formats and resolution.
     :ivar executor: how replicates run (``serial`` when absent); the command
         line's ``--executor`` overrides it.
     """
@@ -220,6 +249,7 @@ class Study:
     reference: str | None = None
     alpha: float = attrs.field(default=0.05, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
     statistics: Statistics = attrs.field(factory=Statistics, metadata={"type": "Statistics (see `statistics`)", "default": "defaults below"})
+    report: Report = attrs.field(factory=Report, metadata={"type": "Report (see `report`)", "default": "defaults below"})
     executor: Annotated[Any, Kind("executor")] | None = None
     cells: tuple[Any, ...] = attrs.field(default=(), eq=False, repr=False, metadata={"internal": True})
 

@@ -145,9 +145,9 @@ class SurrogateDraw:
     @classmethod
     def of(cls, model: Any, connectome: Connectome, seed: int, surrogate: Connectome) -> SurrogateDraw:
         """The record of ``surrogate = model.randomize(connectome, numpy.random.default_rng(seed))``."""
-        params = attrs.asdict(model) if attrs.has(type(model)) else {}
-        params = json.loads(json.dumps(params, default=repr))  # what JSON keeps, so a saved record reads back equal
-        return cls(model.name, params, seed, connectome.name, surrogate.history[-1] if surrogate.history else "")
+        from encephagen.study import parameters_of  # what JSON keeps, so a saved record reads back equal
+
+        return cls(model.name, parameters_of(model), seed, connectome.name, surrogate.history[-1] if surrogate.history else "")
 
     def as_dict(self) -> dict[str, Any]:
         """The record as JSON-ready values (``model, parameters, seed, connectome, step``)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from encephagen.config import BrainSpec, Condition, Level, Statistics, Study
+from encephagen.config import BrainSpec, Condition, Level, Report, Statistics, Study
 from encephagen.interfaces import KIND_WORDS
 from encephagen.preparation import ConnectomeOptions
 from encephagen.registry import Registry
@@ -102,6 +102,7 @@ def study_keys() -> dict[str, list[str]]:
         "conditions[]": [a.name for a in attrs.fields(Condition)],
         "factors": [a.name for a in attrs.fields(Level)],
         "statistics": [a.name for a in attrs.fields(Statistics)],
+        "report": [a.name for a in attrs.fields(Report)],
         "brain": [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
         "brain.delays": [a.name for a in attrs.fields(Delays)],
         "connectome": [a.name for a in attrs.fields(ConnectomeOptions)],
@@ -164,6 +165,13 @@ def render(registry: Registry) -> str:
         "## `statistics`",
         "",
         *fields_table(Statistics),
+        "",
+        "## `report`",
+        "",
+        "How the report writes its figures into `figures/`, e.g. `report: {formats: [png, svg, pdf], dpi: 300}`",
+        "for a paper. The report shows the PNG; SVG and PDF are written beside it with the same name.",
+        "",
+        *fields_table(Report),
         "",
         "## `brain`",
         "",

@@ -9,7 +9,8 @@
       omnibus.csv        one row per (task, metric, factor levels); studies with > 2 conditions
       provenance.json    versions, plugins, encephagen's revision, study hash, seeds, devices
       connectomes.npz    the reference weights and one surrogate per null-model condition
-      report.md, report.html, figures/
+      report.md, report.html
+      figures/           the report's figures as PNG (and SVG, PDF: the study's report.formats)
 
 Every file is written through a temporary file, so a kill never leaves half
 of one. Columns named after factors appear only in studies with factors, so a
@@ -32,7 +33,7 @@ import numpy as np
 from encephagen.analysis import Analysis, InteractionRow, OmnibusRow, SummaryRow, analyze
 from encephagen.errors import ConfigError
 from encephagen.store import STORE_NAME, MetricRow, Store
-from encephagen.study import Plan, stream_seed
+from encephagen.study import SEED_DERIVATION, Plan, stream_seed
 
 CONNECTOMES_NAME = "connectomes.npz"
 
@@ -189,20 +190,57 @@ def _analyze(stored: Any, conditions: Any, cells: Any, replicates: Any, metrics:
     )
 
 
+#: Keys of the store's provenance that older versions wrote; :func:`seeds_provenance` replaces them.
+_OLD_SEED_KEYS = ("study_seed", "replicate_seeds", "resumed_with.replicate_seeds")
+
+
+def seeds_provenance(study_seed: int, cells: Sequence[Any], replicates: Sequence[Any]) -> dict[str, Any]:
+    """The ``seeds`` entry of ``provenance.json``: the study seed, how every seed follows from it,
+    and every replicate's seed by cell (in replicate order), as the store holds them now."""
+    by_cell: dict[str, list[int]] = {c.key: [] for c in cells}
+    for r in sorted(replicates, key=lambda r: r.idx):
+        by_cell.setdefault(r.cell, []).append(int(r.seed))
+    return {"study": int(study_seed), "derivation": SEED_DERIVATION, "replicates": by_cell}
+
+
+def report_input(out_dir: str | Path) -> Any:
+    """What the report of the study in ``out_dir`` shows (a :class:`~encephagen.report.ReportInput`), read from
+    its store and ``connectomes.npz``; nothing is written. Its ``provenance`` is what ``provenance.json`` holds.
+
+    :raises ConfigError: when ``out_dir`` holds no study store.
+    """
+    from encephagen.report import ReportInput, load_connectomes
+
+    out = Path(out_dir)
+    stored, conditions, cells, replicates, metrics, series, provenance = _read_store(out)
+    devices = sorted({r.device for r in replicates if r.status == "done" and r.device})
+    recorded = {k: v for k, v in provenance.items() if k not in _OLD_SEED_KEYS}
+    return ReportInput(
+        study=stored,
+        conditions=conditions,
+        cells=cells,
+        replicates=replicates,
+        metrics=metrics,
+        series=series,
+        analysis=_analyze(stored, conditions, cells, replicates, metrics),
+        provenance={**recorded, "devices_used": devices, "seeds": seeds_provenance(stored.seed, cells, replicates)},
+        connectomes=load_connectomes(out / CONNECTOMES_NAME) if (out / CONNECTOMES_NAME).is_file() else None,
+    )
+
+
 def regenerate_report(out_dir: str | Path) -> Path:
     """Rebuild every export and the report from the store and ``connectomes.npz``.
 
     :returns: the path of ``report.html``.
     :raises ConfigError: when ``out_dir`` holds no study store.
     """
-    from encephagen.report import ReportInput, load_connectomes, write_report
+    from encephagen.report import write_report
 
     out = Path(out_dir)
-    stored, conditions, cells, replicates, metrics, series, provenance = _read_store(out)
-    factors = stored.factors
-    analysis = _analyze(stored, conditions, cells, replicates, metrics)
-    devices = sorted({r.device for r in replicates if r.status == "done" and r.device})
-    write_atomic(out / RESULTS_FILE, results_csv(metrics, list(factors)))
+    data = report_input(out)
+    analysis, conditions = data.analysis, data.conditions
+    factors = data.study.factors
+    write_atomic(out / RESULTS_FILE, results_csv(data.metrics, list(factors)))
     write_atomic(out / "summary.csv", summary_csv(analysis.comparisons, list(factors)))
     for name, wanted, text in (
         ("interactions.csv", bool(factors), lambda: _csv(INTERACTION_COLUMNS, [interaction_csv_row(i) for i in analysis.interactions])),
@@ -212,19 +250,7 @@ def regenerate_report(out_dir: str | Path) -> Path:
             write_atomic(out / name, text())
         elif (out / name).exists():
             (out / name).unlink()
-    write_atomic(out / "provenance.json", json.dumps({**provenance, "devices_used": devices}, indent=2, sort_keys=True) + "\n")
-    panel = load_connectomes(out / CONNECTOMES_NAME) if (out / CONNECTOMES_NAME).is_file() else None
-    data = ReportInput(
-        study=stored,
-        conditions=conditions,
-        cells=cells,
-        replicates=replicates,
-        metrics=metrics,
-        series=series,
-        analysis=analysis,
-        provenance={**provenance, "devices_used": ", ".join(devices) or "none"},
-        connectomes=panel,
-    )
+    write_atomic(out / "provenance.json", json.dumps(dict(data.provenance), indent=2, sort_keys=True) + "\n")
     return write_report(out, data)
 
 

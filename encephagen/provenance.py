@@ -22,19 +22,32 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def git_revision(path: Path) -> str | None:
-    """The git commit of the checkout holding ``path`` (``None`` outside one), ``+dirty`` when modified."""
+def git_revision(package: Path) -> str | None:
+    """The git commit of the checkout that tracks the package directory ``package``, ``+dirty`` when modified.
+
+    ``None`` when no checkout tracks it: an installed copy, even one inside
+    some other repository (a virtual environment in a project's checkout),
+    has no revision of its own.
+    """
     try:
         def git(*args: str) -> str:
             return subprocess.run(
-                ["git", *args], cwd=path, capture_output=True, text=True, timeout=10, check=True
+                ["git", *args], cwd=package, capture_output=True, text=True, timeout=10, check=True
             ).stdout.strip()
 
+        git("ls-files", "--error-unmatch", "__init__.py")  # fails unless this checkout tracks the package
         rev = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return None
     return (rev + ("+dirty" if dirty else "")) if rev else None
+
+
+def encephagen_revision() -> str:
+    """encephagen's own git revision (of the directory it was imported from, whatever the working directory),
+    or, for an installed copy, its version."""
+    rev = git_revision(Path(__file__).resolve().parent)
+    return rev or f"none: encephagen {__version__} was not imported from a git checkout"
 
 
 def components_of(plan: Plan, executor: Any) -> list[tuple[str, str]]:
@@ -54,7 +67,12 @@ def components_of(plan: Plan, executor: Any) -> list[tuple[str, str]]:
 
 
 def environment_provenance(plan: Plan, registry: Registry, executor: Any, sets: tuple[str, ...] = ()) -> dict[str, str]:
-    """Versions, plugin providers, encephagen's git revision, study hash, seeds, overrides and device of this run."""
+    """Versions, plugin providers, encephagen's git revision, study hash, overrides and device of this run.
+
+    The seeds are not here: they are in the store (the study and every replicate) and
+    :func:`encephagen.exports.seeds_provenance` writes them into ``provenance.json``, so
+    that a grown study's new replicates are there too.
+    """
     conn = plan.connectome
     out = {
         "python": platform.python_version(),
@@ -64,8 +82,7 @@ def environment_provenance(plan: Plan, registry: Registry, executor: Any, sets: 
         "scipy": _version("scipy"),
         "torch": _version("torch"),
         "study_hash": plan.study_hash,
-        "study_seed": str(plan.study.seed),
-        "replicate_seeds": json.dumps({c.key: [r.seed for r in plan.replicates if r.cell == c.key] for c in plan.cells}),
+        "encephagen_git_revision": encephagen_revision(),
         "connectome": f"{conn.name} ({conn.n_regions} regions, {conn.n_edges} edges)",
         "device": getattr(plan.study.brain, "device", "auto"),
         "executor": repr(executor),
@@ -77,7 +94,4 @@ def environment_provenance(plan: Plan, registry: Registry, executor: Any, sets: 
             out[f"plugin.{kind}.{name}"] = registry.entry(kind, name).provider
         except EncephagenError:  # a component built outside the registry
             out[f"plugin.{kind}.{name}"] = "unregistered"
-    rev = git_revision(Path(__file__).resolve().parent)
-    if rev:
-        out["encephagen_git_revision"] = rev
     return out

@@ -6,7 +6,10 @@ rebuilds the same report from a finished (or interrupted) run. The report
 is written as a list of blocks (headings, paragraphs, tables, images, code)
 rendered twice: as Markdown with figures linked from ``figures/``, and as
 HTML with the same figures embedded as base64 PNG. Figures are drawn with
-matplotlib's Agg canvas without touching pyplot's global state.
+matplotlib's Agg canvas under one fixed style (:func:`figure_style`), never
+through pyplot, with constrained layout so that no label is cut off, and
+written as PNG (and SVG, PDF: the study's ``report:`` section) with no dates,
+so that a rerun writes the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +95,11 @@ def degrees(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @attrs.frozen
 class ReportInput:
-    """Everything the report shows, as read from the store."""
+    """Everything the report shows, as read from the store.
+
+    :ivar provenance: what ``provenance.json`` holds: the store's entries (text),
+        ``devices_used`` (a list) and ``seeds`` (``study``, ``derivation``, ``replicates``: cell -> seeds).
+    """
 
     study: StoredStudy
     conditions: Sequence[StoredCondition]
@@ -100,7 +108,7 @@ class ReportInput:
     metrics: Sequence[MetricRow]
     series: Sequence[SeriesRow]
     analysis: Analysis
-    provenance: Mapping[str, str]
+    provenance: Mapping[str, Any]
     connectomes: ConnectomePanel | None
 
     @property
@@ -111,43 +119,145 @@ class ReportInput:
 
 # -- figures ---------------------------------------------------------------------------------
 
+#: rc settings of every report figure, over matplotlib's defaults (a user's matplotlibrc does not
+#: apply, so every machine draws the same figure). DejaVu Sans ships with matplotlib and has U+2212,
+#: the minus sign of negative tick labels; a fixed SVG hash salt keeps SVG ids the same on a rerun;
+#: PDF text is TrueType (type 42), as journals ask (many refuse Type 3 fonts).
+FIGURE_STYLE: Mapping[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "axes.unicode_minus": True,
+    "svg.hashsalt": "encephagen",
+    "pdf.fonttype": 42,
+}
+#: Per format, the metadata left out so that a rerun writes the same bytes (dates, the software's name in PNG).
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
-def _figure(width: float, height: float, **margins: float) -> Any:
-    """A figure with fixed margins (fractions); a layout engine would cost a second draw."""
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """Build, draw and save report figures inside this: matplotlib's defaults plus :data:`FIGURE_STYLE`.
+
+    The global rc settings are restored on exit; pyplot is never imported.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(FIGURE_STYLE)
+        yield
+
+
+def _figure(width: float, height: float) -> Any:
+    """A ``width`` x ``height`` inch figure on an Agg canvas; its constrained layout makes room for every label."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
-    fig.subplots_adjust(**margins)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Any, path: Path) -> None:
-    """PNG, cropped to what was drawn (long tick labels are never cut off by the fixed margins)."""
-    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
+def fit(fig: Any) -> None:
+    """Grow ``fig`` until everything it draws lies on its canvas.
+
+    Constrained layout shrinks the axes to make room for tick labels, axis
+    labels and notes, but gives up (leaving labels off the canvas) when they
+    need more room than the figure has; then the figure grows by the overhang.
+    """
+    import warnings
+
+    for _ in range(4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "constrained_layout not applied": the figure grows below
+            fig.draw_without_rendering()
+        box = fig.get_tightbbox()  # inches, from the figure's lower left corner
+        width, height = fig.get_size_inches()
+        grow_w = max(0.0, -box.x0) + max(0.0, box.x1 - width)
+        grow_h = max(0.0, -box.y0) + max(0.0, box.y1 - height)
+        if grow_w < 0.01 and grow_h < 0.01:
+            return
+        fig.set_size_inches(width + grow_w + 0.1, height + grow_h + 0.1)
 
 
-def metric_figure(path: Path, title: str, names: Sequence[str], values: Sequence[np.ndarray]) -> None:
+def save_figure(fig: Any, stem: Path, formats: Sequence[str] = ("png",), dpi: int = 100) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` (and ``stem.svg``, ``stem.pdf``, as ``formats`` say), after :func:`fit`.
+
+    Call inside :func:`figure_style`. A rerun writes the same bytes.
+
+    :param dpi: dots per inch of the PNG (and of the weight matrices inside the vector files).
+    :returns: the paths written, in ``formats`` order.
+    """
+    fit(fig)
+    paths = []
+    for fmt in formats:
+        path = stem.parent / f"{stem.name}.{fmt}"
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
+        paths.append(path)
+    return paths
+
+
+def axis_label(name: str, unit: str) -> str:
+    """``accuracy (1)``, ``rate_hz (Hz)``; the name alone for a metric without a unit."""
+    return f"{name} ({unit})" if unit else name
+
+
+def metric_figure(
+    title: str,
+    names: Sequence[str],
+    values: Sequence[np.ndarray],
+    *,
+    ylabel: str = "",
+    chance: Sequence[float | None] = (),
+    notes: Sequence[str] = (),
+) -> Any:
     """Every replicate's value by condition (or cell): a box per name with the points on top.
 
-    A cell's label (``rewired, rule=eprop``) is written one part per line.
+    Under each box: its name (a cell's ``rewired, rule=eprop`` one part per
+    line), n, and its entry of ``notes`` (p and q against the reference).
+
+    :param ylabel: the metric with its unit (:func:`axis_label`).
+    :param chance: per name, the chance level (a dashed line over its box) or ``None``.
     """
     cells = any(", " in n for n in names)
-    fig = _figure(1.6 + (1.4 if cells else 1.2) * len(names), 3.6, left=0.18, right=0.95, bottom=0.17, top=0.9)
+    fig = _figure(1.6 + (1.4 if cells else 1.2) * len(names), 3.8)
     ax = fig.add_subplot()
     finite = [v[np.isfinite(v)] for v in values]
     ax.boxplot(finite, positions=range(len(names)), widths=0.5, showfliers=False)
     for i, v in enumerate(finite):
         ax.plot(i + np.linspace(-0.15, 0.15, v.size) if v.size > 1 else [i] * v.size, v, "o", ms=4, alpha=0.7)
-    ax.set_xticks(range(len(names)), [f"{n.replace(', ', chr(10))}\n(n={v.size})" for n, v in zip(names, finite)], fontsize=8 if cells else None)
+    marks = [(i, c) for i, c in enumerate(chance) if c is not None]
+    if marks:
+        ax.hlines([c for _, c in marks], [i - 0.4 for i, _ in marks], [i + 0.4 for i, _ in marks], colors="grey", linestyles="--", lw=1, label="chance")
+        ax.legend(fontsize=8)
+    labels = [
+        f"{n.replace(', ', chr(10))}\n(n={v.size})" + (f"\n{notes[i]}" if i < len(notes) and notes[i] else "")
+        for i, (n, v) in enumerate(zip(names, finite))
+    ]
+    ax.set_xticks(range(len(names)), labels, fontsize=8 if cells else None)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    _save(fig, path)
+    return fig
 
 
-def series_figure(path: Path, title: str, names: Sequence[str], curves: Sequence[list[np.ndarray]]) -> None:
-    """Mean +- sd (across replicates) of a series per condition; shorter series count where they exist."""
-    fig = _figure(6.0, 3.6, left=0.1, right=0.97, bottom=0.14, top=0.9)
+def series_figure(
+    title: str,
+    names: Sequence[str],
+    curves: Sequence[list[np.ndarray]],
+    *,
+    xlabel: str = "point in series",
+    ylabel: str = "",
+    chance: Sequence[float | None] = (),
+) -> Any:
+    """Mean +- sd (across replicates) of a series per condition; shorter series count where they exist.
+
+    :param xlabel: what one point is (the series' ``Metric.x``).
+    :param chance: per name, the chance level or ``None``: one grey dashed line when the
+        names share it, else a dashed line in each name's colour.
+    """
+    fig = _figure(6.0, 3.8)
     ax = fig.add_subplot()
-    for name, group in zip(names, curves):
+    levels = {c for c, group in zip(chance, curves) if c is not None and group}
+    for k, (name, group) in enumerate(zip(names, curves)):
         if not group:
             continue
         length = max(len(c) for c in group)
@@ -162,23 +272,31 @@ def series_figure(path: Path, title: str, names: Sequence[str], curves: Sequence
         x = np.arange(length)
         (line,) = ax.plot(x, mean, label=f"{name} (n={len(group)})")
         ax.fill_between(x, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("point in series")
+        level = chance[k] if k < len(chance) else None
+        if level is not None and len(levels) > 1:
+            ax.axhline(level, color=line.get_color(), ls="--", lw=1, label=f"chance, {name}")
+    if len(levels) == 1:
+        ax.axhline(levels.pop(), color="grey", ls="--", lw=1, label="chance")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
-    _save(fig, path)
+    ax.legend(fontsize=8)
+    return fig
 
 
-def connectome_figure(path: Path, panel: ConnectomePanel) -> None:
+def connectome_figure(panel: ConnectomePanel) -> Any:
     """Weight matrices (rows = sources) and in/out-degree histograms of the reference and each surrogate."""
     mats = [(f"{panel.reference_name} ({panel.connectome})", panel.reference)]
     mats += [(f"{cond} ({model})", w) for cond, (model, w) in panel.surrogates.items()]
-    fig = _figure(3.4 * len(mats) + 0.6, 6.4, left=0.1, right=0.95, bottom=0.08, top=0.95, wspace=0.4, hspace=0.3)
+    fig = _figure(3.4 * len(mats) + 0.8, 6.6)
     axes = fig.subplots(2, len(mats), squeeze=False)
-    vmax = max(float(np.max(w)) for _, w in mats) or 1.0
+    vmin = min(0.0, *(float(np.min(w)) for _, w in mats))
+    vmax = max(float(np.max(w)) for _, w in mats)
+    vmax = vmax if vmax > vmin else vmin + 1.0
     all_deg = [d for _, w in mats for d in degrees(w)]
     bins = np.arange(0, max(int(d.max()) for d in all_deg) + 2) - 0.5
     for j, (title, w) in enumerate(mats):
-        im = axes[0, j].imshow(w, cmap="viridis", vmin=0.0, vmax=vmax, interpolation="nearest")
+        im = axes[0, j].imshow(w, cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
         axes[0, j].set_title(title, fontsize=9)
         axes[0, j].set_xlabel("target region")
         axes[0, j].set_ylabel("source region")
@@ -187,9 +305,10 @@ def connectome_figure(path: Path, panel: ConnectomePanel) -> None:
         axes[1, j].hist(dout, bins=bins, histtype="step", label="out-degree")
         axes[1, j].set_xlabel("degree (between-region edges)")
         axes[1, j].set_ylabel("regions")
+        axes[1, j].yaxis.get_major_locator().set_params(integer=True)
         axes[1, j].legend(fontsize=8)
-    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="weight")
-    _save(fig, path)
+    fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="weight (the connectome's units)")
+    return fig
 
 
 def null_distance_blocks(panel: ConnectomePanel) -> list[Block]:
@@ -225,7 +344,8 @@ def _slug(text: str) -> str:
 
 # -- blocks and their two renderings -------------------------------------------------------------
 
-# A block is ("h", level, text) | ("p", text) | ("table", header, rows) | ("img", relpath, alt) | ("pre", text).
+# A block is ("h", level, text) | ("p", text) | ("table", header, rows) | ("img", relpath, alt, width_px) | ("pre", text);
+# an image's width is the CSS pixels it is shown at in the HTML (100 per inch of figure, whatever its dpi).
 Block = tuple
 
 
@@ -299,7 +419,8 @@ def to_html(blocks: Sequence[Block], title: str, root: Path) -> str:
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif b[0] == "img":
             data = base64.b64encode((root / b[1]).read_bytes()).decode("ascii")
-            body.append(f'<img alt="{esc(b[2])}" src="data:image/png;base64,{data}">')
+            width = f' width="{int(b[3])}"' if len(b) > 3 else ""
+            body.append(f'<img alt="{esc(b[2])}"{width} src="data:image/png;base64,{data}">')
         elif b[0] == "pre":
             body.append(f"<pre>{esc(b[1])}</pre>")
     return (
@@ -315,6 +436,43 @@ def _levels_text(levels: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{f}={lv}" for f, lv in levels) or "-"
 
 
+def _param_text(params: Mapping[str, Any]) -> str:
+    """``steps=200, cs_regions={"visual": 4}`` (``-`` without parameters)."""
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in params.items()) or "-"
+
+
+def _delays_text(info: Mapping[str, Any]) -> str:
+    delays = dict(info.get("parameters") or {}).get("delays")
+    if delays:
+        return f"{delays.get('source')}, {delays.get('velocity')} mm/ms"
+    return {True: "yes", False: "none"}.get(info.get("delays"), "?")
+
+
+def _components(data: ReportInput) -> list[Block]:
+    """Every component's parameters (defaults filled in), a row per distinct setting and the cells that use it."""
+    if not any("parameters" in c.info for c in data.cells):
+        return []
+    used: dict[tuple[str, str, str], list[str]] = {}
+    for c in data.cells:
+        p = c.info.get("parameters")
+        if p is None:
+            continue
+        rows = [("microcircuit", "-", p["microcircuit"]), ("neuron model", p["neuron"]["kind"], p["neuron"]["parameters"])]
+        rows.append(("delays", "none", {}) if p["delays"] is None else ("delays", "-", p["delays"]))
+        rule = p["learning_rule"]
+        rows.append(("learning rule", "none", {}) if rule is None else ("learning rule", rule["kind"], rule["parameters"]))
+        rows += [(f"task {t['task']}", t["kind"], t["parameters"]) for t in p["protocol"]]
+        for role, kind, params in rows:
+            used.setdefault((role, kind, _param_text(params)), []).append(c.label)
+    n = len(data.cells)
+    table = [[role, kind, text, "all" if len(cells) == n else "; ".join(cells)] for (role, kind, text), cells in used.items()]
+    return [
+        ("p", "Components: every parameter of each model and task as the brains ran it (defaults filled in; units as in "
+              "the study-file reference: ms, mV, mm, Hz, steps of the simulation's dt), and the cells that use it."),
+        ("table", ["component", "kind", "parameters", "cells"], table),
+    ]  # fmt: skip
+
+
 def _design(data: ReportInput) -> list[Block]:
     s = data.study
     factors = s.factors
@@ -323,7 +481,7 @@ def _design(data: ReportInput) -> list[Block]:
         status[r.cell][r.status] += 1
     ref = next(c.name for c in data.conditions if c.reference)
     null = {c.name: c.null_model for c in data.conditions}
-    cell_rows = []
+    cell_rows, brain_rows = [], []
     for c in data.cells:
         info, st = c.info, status[c.key]
         cell_rows.append(
@@ -332,13 +490,18 @@ def _design(data: ReportInput) -> list[Block]:
                 *(dict(c.levels).get(f, "") for f in factors),
                 info.get("null_model", null.get(c.condition)) or "none (the connectome as is)",
                 "; ".join(f"{p}={v}" for p, v in c.changes) or "-",
-                f"{info.get('neurons', '?')} ({info.get('regions', '?')} x {info.get('neurons_per_region', '?')})",
-                info.get("synapses", "?"),
-                info.get("rule", "?"),
                 s.replicates, st["done"], st["failed"], st["pending"] + st["running"],
             ]
         )  # fmt: skip
-    header = ["condition", *factors, "null model", "overrides", "neurons per brain", "synapses (expected)", "rule", "planned", "done", "failed", "unfinished"]
+        brain_rows.append(
+            [
+                c.label, info.get("connectome", "?"), info.get("regions", "?"), info.get("neurons_per_region", "?"),
+                info.get("neurons", "?"), info.get("synapses", "?"), info.get("neuron", "?"), info.get("coupling", "?"),
+                _delays_text(info), info.get("rule", "?"), ", ".join(info.get("tasks", [])) or "?",
+            ]
+        )  # fmt: skip
+    header = ["condition", *factors, "null model", "overrides", "planned", "done", "failed", "unfinished"]
+    brain_header = ["cell", "connectome", "regions", "neurons per region", "neurons", "synapses (expected)", "neuron model", "coupling", "delays", "learning rule", "protocol"]
     tasks = list(dict.fromkeys(t for c in data.cells for t in c.info.get("tasks", [])))
     label = {c.key: c.label for c in data.cells}
     rep_rows = [[label.get(r.cell, r.cell), r.idx, r.seed, r.status, _fmt(r.seconds, ".1f"), r.device or ""] for r in data.replicates]
@@ -354,10 +517,15 @@ def _design(data: ReportInput) -> list[Block]:
     if sets:
         blocks.append(("p", "Command-line overrides: " + "; ".join(f"--set {x}" for x in sets)))
     blocks += [
-        ("p", "Cells: what each one changes from the study's defaults (overrides), its brain and its rule."),
+        ("p", "Cells: what each one changes from the study's defaults (overrides), and its replicates."),
         ("table", header, cell_rows),
+        ("p", "Brains: one brain of each cell. neurons = regions x neurons per region; synapses is the expected "
+              "number per brain (closed form from the connection probabilities); coupling scales the between-region connection probabilities and weights."),
+        ("table", brain_header, brain_rows),
+        *_components(data),
+        ("p", "Replicates: the recorded seed of every brain (results.csv has it too), its status, time and device."),
         ("table", ["cell", "replicate", "seed", "status", "seconds", "device"], rep_rows),
-    ]
+    ]  # fmt: skip
     return blocks + _wiring(data)
 
 
@@ -599,89 +767,160 @@ def _failed(data: ReportInput) -> list[Block]:
     return blocks
 
 
-def forest_figure(path: Path, title: str, rows: Sequence[SummaryRow], alpha: float) -> None:
-    """Cohen's d with its approximate CI for every comparison of one metric, a row per (comparison, factor levels)."""
+def forest_figure(title: str, rows: Sequence[SummaryRow], alpha: float) -> Any:
+    """Cohen's d with its approximate CI for every comparison of one metric, a row per (comparison, factor levels).
+
+    Right of each row: its p and, within the FDR family, its q.
+    """
     from encephagen.stats import d_interval
 
     labels = [f"{r.condition} vs {r.reference}" + (f" | {_levels_text(r.levels)}" if r.levels else "") for r in rows]
-    height = 1.2 + 0.32 * len(rows)
-    # The row labels stand left of the axes; the saved figure is cropped to include them (see _save).
-    fig = _figure(5.5, height, left=0.02, right=0.82, bottom=0.6 / height + 0.05, top=1 - 0.45 / height)
+    fig = _figure(6.0, 1.3 + 0.32 * len(rows))
     ax = fig.add_subplot()
     for y, r in enumerate(rows):
         c = r.comparison
         lo, hi = d_interval(c.d, c.n_ref, c.n_other, alpha)
         if math.isfinite(c.d):
             ax.errorbar([c.d], [y], xerr=[[c.d - lo], [hi - c.d]] if math.isfinite(lo) else None, fmt="o", color="k", ms=4, capsize=3)
-        q = c.q if c.q is not None and not math.isnan(c.q) else None
-        note = f"p={_fmt(c.p, '.2g')}" + (f" q={_fmt(q, '.2g')}" if q is not None else "")
-        ax.annotate(note, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+        ax.annotate(_p_q(c.p, c.q, " "), xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlabel(f"Cohen's d (condition - reference), {(1 - alpha) * 100:g} % CI (normal approximation)")
+    ax.set_xlabel(f"Cohen's d (condition \N{MINUS SIGN} reference), {(1 - alpha) * 100:g} % CI (normal approximation)")
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    return fig
+
+
+def _p_q(p: float, q: float | None, sep: str) -> str:
+    """``p=0.031 q=0.062``; no q outside the FDR family (NaN)."""
+    has_q = q is not None and not math.isnan(q)
+    return f"p={_fmt(p, '.2g')}" + (f"{sep}q={_fmt(q, '.2g')}" if has_q else "")
+
+
+def _comparison_notes(data: ReportInput, task: str, metric: str) -> list[str]:
+    """Per cell: p and q of its condition against the reference at the same factor levels ("reference" for the reference)."""
+    ref = next(c.name for c in data.conditions if c.reference)
+    found: dict[tuple[str, frozenset], str] = {}
+    for r in data.summary:
+        if (r.task, r.metric) != (task, metric) or ref not in (r.reference, r.condition):
+            continue
+        other = r.condition if r.reference == ref else r.reference
+        found[(other, frozenset(r.levels))] = _p_q(r.comparison.p, r.comparison.q, "\n")
+    return ["reference" if c.condition == ref else found.get((c.condition, frozenset(c.levels)), "") for c in data.cells]
+
+
+def report_options(data: ReportInput) -> Any:
+    """The study's ``report:`` section (:class:`encephagen.config.Report`; defaults for a store written before it)."""
+    from encephagen.config import Report
+
+    return Report(**dict(data.study.options.get("report") or {}))
 
 
 def _figures(data: ReportInput, out: Path) -> list[Block]:
+    from encephagen.analysis import cell_chance
+    from encephagen.config import FIGURE_FORMATS
+    from encephagen.interfaces import undeclared
+
+    options = report_options(data)
     fig_dir = out / "figures"
     if fig_dir.is_symlink():  # never write (or delete) figures outside the output directory
         fig_dir.unlink()
     fig_dir.mkdir(exist_ok=True)
-    for old in fig_dir.glob("*.png"):
-        old.unlink()
+    for fmt in FIGURE_FORMATS:
+        for old in fig_dir.glob(f"*.{fmt}"):
+            old.unlink()
+
+    def image(fig: Any, stem: str, alt: str) -> Block:
+        save_figure(fig, out / "figures" / stem, options.formats, options.dpi)
+        return ("img", f"figures/{stem}.png", alt, round(float(fig.get_size_inches()[0]) * 100))
+
     factors = data.study.factors
     groups = [c.key for c in data.cells]
     names = [c.label for c in data.cells]
+    described = data.analysis.metrics
+    chance = cell_chance(data.cells)
     blocks: list[Block] = [("h", 2, "Metrics by " + ("cell" if factors else "condition"))]
+    vector = [f for f in options.formats if f != "png"]
+    if vector:
+        blocks.append(("p", f"Every figure is also in figures/ as {' and '.join(f.upper() for f in vector)} (same name)."))
     values: dict[tuple[str, str], dict[str, list[float]]] = {}
     for m in data.metrics:
         values.setdefault((m.task, m.metric), {}).setdefault(m.cell, []).append(m.value)
-    for i, ((task, metric), by_cell) in enumerate(sorted(values.items())):
-        rel = f"figures/metric_{i:02d}_{_slug(task)}_{_slug(metric)}.png"
-        metric_figure(out / rel, f"{task}: {metric}", names, [np.asarray(by_cell.get(g, []), dtype=float) for g in groups])
-        blocks.append(("img", rel, f"{task} {metric} by {'cell' if factors else 'condition'}"))
-    if not values:
-        blocks.append(("p", "No finished replicates yet."))
-    forest: dict[tuple[str, str], list[SummaryRow]] = {}
-    for r in data.summary:
-        forest.setdefault((r.task, r.metric), []).append(r)
-    if forest:
-        blocks += [
-            ("h", 2, "Effects (forest plots)"),
-            ("p", "Per metric, Cohen's d of every comparison" + (" at every combination of factor levels" if factors else "")
-             + ", with an approximate CI (Hedges-Olkin normal approximation, rough at small n); p and q on the right."),
-        ]
-        for i, ((task, metric), rows) in enumerate(sorted(forest.items())):
-            rel = f"figures/forest_{i:02d}_{_slug(task)}_{_slug(metric)}.png"
-            forest_figure(out / rel, f"{task}: {metric}", rows, data.study.alpha)
-            blocks.append(("img", rel, f"{task} {metric} effects"))
-    curves: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
-    for s in data.series:
-        curves.setdefault((s.task, s.name), {}).setdefault(s.cell, []).append(np.asarray(s.values, dtype=float))
-    blocks.append(("h", 2, "Learning curves"))
-    for i, ((task, name), by_cell) in enumerate(sorted(curves.items())):
-        rel = f"figures/series_{i:02d}_{_slug(task)}_{_slug(name)}.png"
-        series_figure(out / rel, f"{task}: {name} (mean ± sd across replicates)", names, [by_cell.get(g, []) for g in groups])
-        blocks.append(("img", rel, f"{task} {name}"))
-    if not curves:
-        blocks.append(("p", "No series recorded."))
-    blocks.append(("h", 2, "Connectomes"))
-    if data.connectomes is not None:
-        connectome_figure(out / "figures/connectomes.png", data.connectomes)
+    if values:
         blocks.append(
-            (
-                "p",
-                "Weights (rows = sources) and between-region in/out-degree distributions of the reference and of one "
-                "surrogate per null-model condition, drawn with the seed of that condition's first cell's replicate 0.",
+            ("p", "Every finished replicate's value, a box per " + ("cell" if factors else "condition") + ". Under each box: "
+             "n, and p (two-sided Mann-Whitney) and q (Benjamini-Hochberg, when in the FDR family) against the reference"
+             + (" at the same factor levels" if factors else "") + ", as in the results table. Dashed: the chance level "
+             "its task declares.")
+        )  # fmt: skip
+    with figure_style():
+        for i, ((task, metric), by_cell) in enumerate(sorted(values.items())):
+            m = described.get((task, metric)) or undeclared(metric)
+            fig = metric_figure(
+                f"{task}: {metric}", names, [np.asarray(by_cell.get(g, []), dtype=float) for g in groups],
+                ylabel=axis_label(metric, m.unit), chance=[chance.get((g, task, metric)) for g in groups],
+                notes=_comparison_notes(data, task, metric),
+            )  # fmt: skip
+            blocks.append(image(fig, f"metric_{i:02d}_{_slug(task)}_{_slug(metric)}", f"{task} {metric} by {'cell' if factors else 'condition'}"))
+        if not values:
+            blocks.append(("p", "No finished replicates yet."))
+        forest: dict[tuple[str, str], list[SummaryRow]] = {}
+        for r in data.summary:
+            forest.setdefault((r.task, r.metric), []).append(r)
+        if forest:
+            blocks += [
+                ("h", 2, "Effects (forest plots)"),
+                ("p", "Per metric, Cohen's d of every comparison" + (" at every combination of factor levels" if factors else "")
+                 + ", with an approximate CI (Hedges-Olkin normal approximation, rough at small n); p and q on the right."),
+            ]  # fmt: skip
+            for i, ((task, metric), rows) in enumerate(sorted(forest.items())):
+                fig = forest_figure(f"{task}: {metric}", rows, data.study.alpha)
+                blocks.append(image(fig, f"forest_{i:02d}_{_slug(task)}_{_slug(metric)}", f"{task} {metric} effects"))
+        curves: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
+        for s in data.series:
+            curves.setdefault((s.task, s.name), {}).setdefault(s.cell, []).append(np.asarray(s.values, dtype=float))
+        blocks.append(("h", 2, "Learning curves"))
+        for i, ((task, name), by_cell) in enumerate(sorted(curves.items())):
+            m = described.get((task, name)) or undeclared(name)
+            fig = series_figure(
+                f"{task}: {name} (mean ± sd across replicates)", names, [by_cell.get(g, []) for g in groups],
+                xlabel=m.x or "point in series", ylabel=axis_label(name, m.unit), chance=[chance.get((g, task, name)) for g in groups],
+            )  # fmt: skip
+            blocks.append(image(fig, f"series_{i:02d}_{_slug(task)}_{_slug(name)}", f"{task} {name}"))
+        if not curves:
+            blocks.append(("p", "No series recorded."))
+        blocks.append(("h", 2, "Connectomes"))
+        if data.connectomes is not None:
+            blocks.append(
+                (
+                    "p",
+                    "Weights (rows = sources) and between-region in/out-degree distributions of the reference and of one "
+                    "surrogate per null-model condition, drawn with the seed of that condition's first cell's replicate 0.",
+                )
             )
-        )
-        blocks.append(("img", "figures/connectomes.png", "connectome and surrogates"))
-        blocks += null_distance_blocks(data.connectomes)
-    else:
-        blocks.append(("p", "connectomes.npz is missing from this directory; no connectome panel."))
+            blocks.append(image(connectome_figure(data.connectomes), "connectomes", "connectome and surrogates"))
+            blocks += null_distance_blocks(data.connectomes)
+        else:
+            blocks.append(("p", "connectomes.npz is missing from this directory; no connectome panel."))
     return blocks
+
+
+def _provenance_rows(provenance: Mapping[str, Any]) -> list[list[str]]:
+    """``provenance.json`` as key/value rows; the replicates' seeds are pointed to, not repeated."""
+    rows = []
+    for key, value in sorted(provenance.items()):
+        if key == "seeds":
+            rows += [
+                ["seeds.study", str(value["study"])],
+                ["seeds.derivation", value["derivation"]],
+                ["seeds.replicates", "every replicate's seed: the replicates table under Design, results.csv (column "
+                 "seed) and provenance.json (seeds.replicates: cell -> seeds in replicate order)"],
+            ]  # fmt: skip
+        elif isinstance(value, list):
+            rows.append([key, ", ".join(map(str, value)) or "none"])
+        else:
+            rows.append([key, str(value)])
+    return rows
 
 
 def write_report(out: Path, data: ReportInput) -> Path:
@@ -704,7 +943,7 @@ def write_report(out: Path, data: ReportInput) -> Path:
     blocks += _figures(data, out)
     blocks += [
         ("h", 2, "Provenance"),
-        ("table", ["key", "value"], [[k, v] for k, v in sorted(data.provenance.items())]),
+        ("table", ["key", "value"], _provenance_rows(data.provenance)),
         ("h", 2, "Study file"),
         ("pre", s.yaml),
     ]

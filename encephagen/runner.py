@@ -137,6 +137,7 @@ def _stored_design(plan: Plan, text: str, digest: str, sets: Sequence[str], crea
     design = {
         "factors": {f: list(levels) for f, levels in study.factors.items()},
         "statistics": attrs.asdict(study.statistics),
+        "report": attrs.asdict(study.report),
         "sets": list(sets),
     }
     row = StoredStudy(study.name, digest, text, created, study.seed, study.replicates, study.alpha, json.dumps(design))

@@ -109,7 +109,7 @@ class StoredStudy:
 
     @property
     def options(self) -> dict[str, object]:
-        """The design JSON: ``factors``, ``statistics``, ``sets`` (command-line overrides)."""
+        """The design JSON: ``factors``, ``statistics``, ``report`` (figure options), ``sets`` (command-line overrides)."""
         return dict(json.loads(self.design))
 
 
@@ -129,7 +129,9 @@ class StoredCell:
 
     :ivar levels: ``(factor, level)`` pairs in file order.
     :ivar changes: ``(path, value)`` where the cell differs from the study's defaults.
-    :ivar info: ``neurons``, ``synapses`` (expected, per brain), ``rule``, ``tasks``, ``connectome``.
+    :ivar info: what one brain is (:func:`encephagen.study.cell_info`): ``connectome``, ``regions``,
+        ``neurons_per_region``, ``neurons``, ``synapses`` (expected), ``neuron``, ``rule``, ``delays``,
+        ``tasks``, ``metrics`` and ``parameters`` (every component's; absent in stores written before it).
     """
 
     key: str

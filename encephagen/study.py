@@ -45,6 +45,14 @@ def replicate_seed(study_seed: int, condition: str, replicate: int, levels: Sequ
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+#: How every seed of a study follows from the study seed (written into ``provenance.json``).
+SEED_DERIVATION = (
+    "replicate seed = encephagen.study.replicate_seed(study seed, condition, replicate index, the cell's "
+    "(factor, level) pairs); each random use of a brain (wiring, null model, noise, task) draws from "
+    "numpy.random.default_rng(encephagen.study.stream_seed(replicate seed, use))"
+)
+
+
 def stream_seed(seed: int, stream: str) -> int:
     """A 63-bit seed for one use (see :data:`STREAMS`) of a replicate seed."""
     ss = np.random.SeedSequence(entropy=seed, spawn_key=(STREAMS[stream],))
@@ -265,8 +273,19 @@ def check_devices(study: Study) -> None:
 
 
 
+def parameters_of(component: Any) -> dict[str, Any]:
+    """A component's parameters (its attrs fields, nested ones as mappings; ``{}`` for another class) as JSON values."""
+    params = attrs.asdict(component) if attrs.has(type(component)) else {}
+    return json.loads(json.dumps(params, default=repr))
+
+
 def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
-    """What one brain of ``cell`` is: neurons, expected synapses, rule, tasks, connectome (closed form, nothing drawn)."""
+    """What one brain of ``cell`` is: neurons, expected synapses, rule, tasks, connectome (closed form, nothing drawn).
+
+    ``parameters`` holds every component's parameters with their defaults filled
+    in: ``microcircuit``, ``neuron``, ``delays`` (``None`` without), ``learning_rule``
+    (``None`` without) and ``protocol``, a ``{"task": label, "kind": name, "parameters": ...}`` per task.
+    """
     from encephagen.design import labels
 
     brain = cell.study.brain
@@ -288,6 +307,16 @@ def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
         "rule": rule.name if rule is not None else "none",
         "tasks": labels([t.name for t in cell.study.protocol]),
         "metrics": describe_metrics(cell.study.protocol),
+        "parameters": {
+            "microcircuit": parameters_of(micro),
+            "neuron": {"kind": brain.neuron.name, "parameters": parameters_of(brain.neuron)},
+            "delays": None if brain.delays is None else parameters_of(brain.delays),
+            "learning_rule": None if rule is None else {"kind": rule.name, "parameters": parameters_of(rule)},
+            "protocol": [
+                {"task": label, "kind": t.name, "parameters": parameters_of(t)}
+                for label, t in zip(labels([t.name for t in cell.study.protocol]), cell.study.protocol)
+            ],
+        },
     }
 
 
