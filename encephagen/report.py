@@ -845,7 +845,8 @@ def _figures(data: ReportInput, out: Path) -> list[Block]:
         blocks.append(("p", f"Every figure is also in figures/ as {' and '.join(f.upper() for f in vector)} (same name)."))
     values: dict[tuple[str, str], dict[str, list[float]]] = {}
     for m in data.metrics:
-        values.setdefault((m.task, m.metric), {}).setdefault(m.cell, []).append(m.value)
+        if not (described.get((m.task, m.metric)) or undeclared(m.metric)).diagnostic:  # diagnostics: their own table
+            values.setdefault((m.task, m.metric), {}).setdefault(m.cell, []).append(m.value)
     if values:
         blocks.append(
             ("p", "Every finished replicate's value, a box per " + ("cell" if factors else "condition") + ". Under each box: "

@@ -385,7 +385,7 @@ def test_the_design_lists_brain_size_models_and_every_component_parameter(run_di
         info = store.cells()[0].info
     assert f"| connectome | {info['connectome']} | 8 | 200 | 1600 | {info['synapses']} | lif | 0.15 | none | none | warmup |" in md
     assert info["synapses"] > 0 and info["neurons"] == 8 * 200
-    assert "| task warmup | warmup | steps=10 | all |" in md and "| learning rule | none | - | all |" in md
+    assert "| task warmup | warmup | steps=10, segment_steps=750, tolerance=0.1, until_steady=false, max_steps=30000 | all |" in md and "| learning rule | none | - | all |" in md
     assert "| microcircuit | - | neurons_per_region=200, exc_ratio=0.8," in md
 
 
