@@ -22,9 +22,11 @@ These tests need the data files of the package ``cect`` (``pip install
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from encephagen.cli import main
 from encephagen.errors import DataError
@@ -155,3 +157,48 @@ def test_synapses_option_chooses_chemical_gap_or_both() -> None:
     assert not gap.weights.any() and np.array_equal(gap.gap_junctions, both.gap_junctions)
     assert both.digest() != chem.digest() != gap.digest()
     assert {"AVAL"} <= set(_load("witvliet2021_8", groups={"ava": ["AVAL", "AVAR"]}).labels)
+
+
+# -- cellular brains in a study ---------------------------------------------------------
+
+def _study_problems(tmp_path: Path, brain: dict, connectome: dict | None = None) -> list[tuple[str, str]]:
+    from encephagen.errors import EncephagenError
+    from encephagen.plugins import default_registry
+    from encephagen.study import prepare
+
+    doc = {
+        "name": "w", "replicates": 2, "connectome": connectome or {"kind": "synthetic", "n_regions": 6},
+        "brain": brain, "conditions": [{"name": "c"}], "protocol": [{"kind": "warmup", "steps": 10}],
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        prepare(path, default_registry())
+    except EncephagenError as exc:
+        return list(exc.problems)
+    return []
+
+
+def test_a_cellular_brain_takes_no_microcircuit_keys_no_delays_and_only_neurons(tmp_path: Path) -> None:
+    lif = {"kind": "lif", "nmda_groups": []}
+    assert [f for f, _ in _study_problems(tmp_path, {"neuron": lif, "cellular": {}, "neurons_per_region": 10})] == ["brain.neurons_per_region"]
+    assert [f for f, _ in _study_problems(tmp_path, {"neuron": lif, "cellular": {}, "delays": {}})] == ["brain.delays"]
+    assert [f for f, _ in _study_problems(tmp_path, {"neuron": lif, "cellular": {"g_gapp": 0.1}})][0].startswith("brain.cellular")
+    region = _study_problems(tmp_path, {"neuron": lif, "cellular": {}})
+    assert [f for f, _ in region] == ["brain.cellular"] and "neuron-level connectome" in region[0][1]
+
+
+@needs_cect
+def test_the_default_calibration_is_neither_silent_nor_saturated() -> None:
+    """Mean rate, share of neurons silent over 300 ms, share above 200 Hz, after 200 ms (defaults of brain.cellular, lif)."""
+    import torch
+
+    from encephagen.engine import Brain, Cellular, Record, build_network
+    from encephagen_builtins.neurons import LIF
+
+    for dataset in ("cook2019_herm", "varshney2011", "witvliet2021_1", "witvliet2021_8"):
+        net = build_network(_load(dataset), Cellular(), np.random.default_rng(0), LIF(nmda_groups=()), device="cpu")
+        brain = Brain(net, np.random.default_rng(1), compile=False)
+        brain.run(2000)
+        hz = brain.run(3000, record=Record(neurons=True)).neuron_counts[0].to(torch.float64).numpy() / 0.3
+        assert 5.0 <= hz.mean() <= 30.0 and (hz == 0).mean() <= 0.1 and (hz > 200).mean() == 0.0, (dataset, hz.mean())
