@@ -21,6 +21,7 @@ These tests need the data files of the package ``cect`` (``pip install
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from pathlib import Path
 
@@ -161,6 +162,9 @@ def test_synapses_option_chooses_chemical_gap_or_both() -> None:
 
 # -- cellular brains in a study ---------------------------------------------------------
 
+WORM_STUDY = Path(__file__).parents[1] / "experiments" / "celegans_conditioning.yaml"
+
+
 def _study_problems(tmp_path: Path, brain: dict, connectome: dict | None = None) -> list[tuple[str, str]]:
     from encephagen.errors import EncephagenError
     from encephagen.plugins import default_registry
@@ -202,3 +206,23 @@ def test_the_default_calibration_is_neither_silent_nor_saturated() -> None:
         brain.run(2000)
         hz = brain.run(3000, record=Record(neurons=True)).neuron_counts[0].to(torch.float64).numpy() / 0.3
         assert 5.0 <= hz.mean() <= 30.0 and (hz == 0).mean() <= 0.1 and (hz > 200).mean() == 0.0, (dataset, hz.mean())
+
+
+@needs_cect
+def test_the_worm_conditioning_study_runs_end_to_end(tmp_path: Path) -> None:
+    """The experiment file, shortened (2 replicates, 5 trials), through the command line."""
+    doc = yaml.safe_load(WORM_STUDY.read_text())
+    doc["replicates"] = 2
+    doc["brain"]["batch"] = 2
+    doc["protocol"][0]["steps"] = 500
+    doc["protocol"][1].update(trials=5, cs_steps=200, us_steps=200, gap_steps=100, test_baseline_steps=100)
+    path = tmp_path / "worm.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
+    assert {(r["condition"], r["replicate"]) for r in rows} == {(c, i) for c in ("connectome", "rewired") for i in ("0", "1")}
+    cond = {r["metric"] for r in rows if r["task"] == "conditioning"}
+    assert {"cond_final", "cond_gain", "cond_slope"} <= cond
+    assert all(np.isfinite(float(r["value"])) for r in rows)
+    rates = [float(r["value"]) for r in rows if r["metric"] == "rate_hz"]
+    assert all(1.0 < x < 100.0 for x in rates)
