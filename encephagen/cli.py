@@ -72,7 +72,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(
             f"{path}: valid. {len(study.conditions)} conditions x {study.replicates} replicates, "
-            f"{len(study.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} regions)"
+            f"{len(study.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} {plan.connectome.resolution})"
         )
         for line in describe(plan):
             print(f"  {line}")

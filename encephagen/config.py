@@ -194,10 +194,16 @@ class BrainSpec:
 
     In the study file the :class:`~encephagen.engine.build.Microcircuit` keys
     (``neurons_per_region``, ``coupling``, ...) sit directly under ``brain``
-    beside ``neuron``, ``delays``, ``device`` and ``batch``.
+    beside ``neuron``, ``delays``, ``device`` and ``batch``; or, for a
+    neuron-level connectome, ``cellular: {...}`` (the
+    :class:`~encephagen.engine.cellular.Cellular` keys) wires one neuron per
+    node instead, and then no microcircuit key may appear.
 
     :ivar neuron: the neuron model (default ``lif``).
-    :ivar microcircuit: neurons per region, connection probabilities, weights.
+    :ivar microcircuit: neurons per region, connection probabilities, weights
+        (a :class:`~encephagen.engine.build.Microcircuit`), or the
+        :class:`~encephagen.engine.cellular.Cellular` wiring the study's
+        ``brain.cellular`` gives.
     :ivar delays: conduction delays, or ``None`` for none.
     :ivar device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     :ivar batch: brains of one condition simulated together as one network
@@ -356,28 +362,46 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
     conv.register_structure_hook_func(lambda t: _kind_of(t) is not None, structure_component)
 
-    brain_keys = {"neuron", "delays", "device", "batch"}
+    brain_keys = {"neuron", "delays", "device", "batch", "cellular"}
     brain_fields = cattrs.gen.make_dict_structure_fn(BrainSpec, conv, _cattrs_forbid_extra_keys=True)
 
     def structure_brain(value: Any, _: type) -> BrainSpec:
-        from encephagen.engine import Delays, Microcircuit
+        from encephagen.engine import Cellular, Delays, Microcircuit
 
         if not isinstance(value, Mapping):
             raise TypeError(f"expected a mapping, got {value!r}")
         own = {k: v for k, v in value.items() if k in brain_keys}
         own.setdefault("neuron", {"kind": registry.default("neuron_model").name})
         delays = own.pop("delays", None)
+        cellular = own.pop("cellular", None)
         brain = brain_fields({**own, "microcircuit": None}, BrainSpec)
         # The microcircuit keys sit directly under `brain:`; structure them
-        # (and `delays:`) with the engine's own classes.
+        # (or `cellular:`, and `delays:`) with the engine's own classes.
         errors: list[Exception] = []
         micro = delays_value = None
-        try:
-            micro = conv.structure({k: v for k, v in value.items() if k not in brain_keys}, Microcircuit)
-        except ClassValidationError as exc:  # its fields are brain's fields
-            errors.extend(exc.exceptions)
-        except Exception as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
+        micro_keys = {k: v for k, v in value.items() if k not in brain_keys}
+        if cellular is not None:
+            for key in micro_keys:
+                exc = ValueError("is a microcircuit key, but this brain is cellular (brain.cellular wires one neuron per node); remove one of them")
+                exc.__notes__ = [AttributeValidationNote(f"Structuring {key}", key, Any)]
+                errors.append(exc)
+            if delays is not None:
+                exc = ValueError("a cellular brain has no conduction delays yet (a neuron-level connectome carries no lengths); remove brain.delays")
+                exc.__notes__ = [AttributeValidationNote("Structuring delays", "delays", Delays)]
+                errors.append(exc)
+                delays = None
+            try:
+                micro = conv.structure(cellular, Cellular)
+            except Exception as exc:  # noqa: BLE001 - collected and re-raised below
+                exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote("Structuring cellular", "cellular", Cellular)]
+                errors.append(exc)
+        else:
+            try:
+                micro = conv.structure(micro_keys, Microcircuit)
+            except ClassValidationError as exc:  # its fields are brain's fields
+                errors.extend(exc.exceptions)
+            except Exception as exc:  # noqa: BLE001 - collected and re-raised below
+                errors.append(exc)
         if delays is not None:
             try:
                 delays_value = conv.structure(delays, Delays)
@@ -423,7 +447,7 @@ def _format(exc: BaseException, _type: Any) -> str:
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = [a.name for a in attrs.fields(exc.cl) if not a.metadata.get("internal")] if attrs.has(exc.cl) else []
         if exc.cl.__name__ == "Microcircuit":  # its keys sit under `brain:` with BrainSpec's own
-            allowed = [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + allowed
+            allowed = [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + ["cellular"] + allowed
         allowed += list(getattr(exc, "also_allowed", ()))  # a connectome source's: the study's options beside its own
         parts = []
         for key in sorted(exc.extra_fields):

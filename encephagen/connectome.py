@@ -1,10 +1,18 @@
-"""The :class:`Connectome` value: a region-level wiring diagram that checks itself.
+"""The :class:`Connectome` value: a wiring diagram (regions or single neurons) that checks itself.
 
 Orientation. Inside encephagen every weight matrix is read **rows = sources**:
 ``weights[src, dst]`` is the projection from region ``src`` to region ``dst``.
 A source that reads a data set stored the other way (The Virtual Brain stores
 rows = targets) transposes on load and records what it did in
 ``orientation``, so the choice is visible in every report.
+
+Resolution. A node is a brain region (``resolution="regions"``, every data
+set of the reference model) or one neuron (``"neurons"``, e.g. the
+*C. elegans* connectomes). A neuron-level connectome may also carry a
+symmetric gap-junction count matrix, a sign per neuron (from its
+transmitter) and a cell class per neuron; all three are absent on a region
+graph, and then the value and its :meth:`Connectome.digest` are exactly what
+they were before these fields existed.
 """
 
 from __future__ import annotations
@@ -57,6 +65,18 @@ def _opt_frozen_mask(a: Any) -> np.ndarray | None:
     return None if a is None else _frozen_array(a, bool)
 
 
+def _opt_frozen_signs(a: Any) -> np.ndarray | None:
+    return None if a is None else _frozen_array(a, np.int8)
+
+
+def _opt_labels(x: Any) -> tuple[str, ...] | None:
+    return None if x is None else tuple(str(s) for s in x)
+
+
+#: What a node of a connectome is.
+RESOLUTIONS = ("regions", "neurons")
+
+
 def _freeze_groups(g: Mapping[str, Sequence[int]]) -> Mapping[str, tuple[int, ...]]:
     return dict((str(k), tuple(int(i) for i in v)) for k, v in dict(g).items())
 
@@ -73,7 +93,7 @@ def _array_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 @attrs.frozen(eq=False)
 class Connectome:
-    """A directed, weighted region graph with its anatomy.
+    """A directed, weighted graph of regions (or of single neurons) with its anatomy.
 
     :ivar weights: ``(n, n)`` float64, non-negative and finite;
         ``weights[src, dst]`` (rows = sources). The diagonal holds self-loops,
@@ -91,6 +111,16 @@ class Connectome:
     :ivar history: null models applied so far, oldest first.
     :ivar filled_lengths: ``(n, n)`` bool, the pairs whose missing tract length
         was filled (:meth:`with_lengths_filled`), or ``None`` when none was.
+    :ivar resolution: ``"regions"`` (a node is a brain region) or ``"neurons"``
+        (a node is one neuron; ``weights`` then counts chemical synapses).
+    :ivar gap_junctions: ``(n, n)`` float64 gap-junction counts, symmetric,
+        non-negative and finite (electrical synapses have no direction), or
+        ``None``. Null models change ``weights`` only; gap junctions are kept
+        as they are (:meth:`with_weights`).
+    :ivar signs: ``(n,)`` int8 sign of each node's outgoing chemical synapses:
+        ``1`` excitatory, ``-1`` inhibitory, ``0`` unknown; or ``None``.
+    :ivar cell_classes: ``n`` cell-class names (``ASEL`` and ``ASER`` are
+        class ``ASE``), or ``None``.
     """
 
     weights: np.ndarray = attrs.field(converter=_frozen_array)
@@ -103,6 +133,10 @@ class Connectome:
     name: str = "unnamed"
     history: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     filled_lengths: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen_mask)
+    resolution: str = "regions"
+    gap_junctions: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
+    signs: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen_signs)
+    cell_classes: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_labels)
 
     def __attrs_post_init__(self) -> None:
         w = self.weights
@@ -135,11 +169,30 @@ class Connectome:
             f = self.filled_lengths
             if self.tract_lengths is None or f.shape != (n, n) or np.any(np.isnan(self.tract_lengths[f])):
                 raise DataError.at("filled_lengths", f"must be a ({n}, {n}) mask of pairs whose tract length was filled")
+        self._check_cellular(n)
         for g, idx in self.groups.items():
             if not idx:
                 raise DataError.at(f"groups.{g}", "is empty")
             if min(idx) < 0 or max(idx) >= n:
                 raise DataError.at(f"groups.{g}", f"has region indices outside 0..{n - 1}")
+
+    def _check_cellular(self, n: int) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise DataError.at("resolution", f"must be one of {', '.join(RESOLUTIONS)}, got {self.resolution!r}")
+        g = self.gap_junctions
+        if g is not None:
+            if g.shape != (n, n) or not np.all(np.isfinite(g)) or np.any(g < 0):
+                raise DataError.at("gap_junctions", f"must be a finite, non-negative ({n}, {n}) array of counts, got shape {g.shape}")
+            if not np.array_equal(g, g.T):
+                i, j = np.argwhere(g != g.T)[0]
+                raise DataError.at(
+                    "gap_junctions", f"must be symmetric (gap junctions have no direction); [{i}, {j}] = {g[i, j]:g} but [{j}, {i}] = {g[j, i]:g}"
+                )
+        s = self.signs
+        if s is not None and (s.shape != (n,) or not np.all(np.isin(s, (-1, 0, 1)))):
+            raise DataError.at("signs", f"must hold {n} values of 1 (excitatory), -1 (inhibitory) or 0 (unknown)")
+        if self.cell_classes is not None and len(self.cell_classes) != n:
+            raise DataError.at("cell_classes", f"has {len(self.cell_classes)} names for {n} nodes")
 
     # -- derived properties ---------------------------------------------------------
     @property
@@ -183,6 +236,13 @@ class Connectome:
         return int(np.count_nonzero(np.diag(self.weights)))
 
     @property
+    def n_gap_junctions(self) -> int:
+        """Gap junctions between distinct nodes, each counted once (the upper triangle's sum); 0 without them."""
+        if self.gap_junctions is None:
+            return 0
+        return int(round(float(np.triu(self.gap_junctions, k=1).sum())))
+
+    @property
     def is_symmetric(self) -> bool:
         """True when ``weights`` equals its transpose."""
         return bool(np.array_equal(self.weights, self.weights.T))
@@ -207,10 +267,13 @@ class Connectome:
 
     # -- derivation ---------------------------------------------------------------
     def digest(self) -> str:
-        """SHA-256 of the data (weights, labels, positions, tract lengths and which were filled, groups, orientation): what a brain is built from.
+        """SHA-256 of the data (weights, labels, positions, tract lengths and which were filled, groups, orientation,
+        and where present gap junctions, signs, cell classes and a resolution other than regions): what a brain is built from.
 
         A study stores it per cell, so a resume whose connectome file changed
-        underneath it is refused instead of mixing two data sets.
+        underneath it is refused instead of mixing two data sets. The fields a
+        region graph lacks add nothing, so its digest is what it was before
+        they existed.
         """
         import hashlib
         import json
@@ -220,7 +283,15 @@ class Connectome:
             h.update(b"none" if arr is None else np.ascontiguousarray(arr, dtype=np.float64).tobytes() + str(arr.shape).encode())
         if self.filled_lengths is not None:  # absent when nothing was filled, so such digests are as before
             h.update(b"filled" + np.packbits(self.filled_lengths).tobytes())
-        meta = {"labels": list(self.labels), "groups": {k: list(v) for k, v in self.groups.items()}, "orientation": self.orientation}
+        if self.gap_junctions is not None:
+            h.update(b"gap" + np.ascontiguousarray(self.gap_junctions, dtype=np.float64).tobytes())
+        if self.signs is not None:
+            h.update(b"signs" + np.ascontiguousarray(self.signs, dtype=np.int8).tobytes())
+        meta: dict[str, Any] = {"labels": list(self.labels), "groups": {k: list(v) for k, v in self.groups.items()}, "orientation": self.orientation}
+        if self.cell_classes is not None:
+            meta["cell_classes"] = list(self.cell_classes)
+        if self.resolution != "regions":
+            meta["resolution"] = self.resolution
         h.update(json.dumps(meta, sort_keys=True).encode("utf-8"))
         return h.hexdigest()
 
@@ -228,8 +299,11 @@ class Connectome:
         """A copy with new ``weights`` and ``step`` appended to ``history``.
 
         Labels, positions, tract lengths (and which were filled), groups,
-        orientation and provenance are carried over unchanged: a null model
-        changes the wiring only.
+        orientation, provenance, resolution, signs, cell classes and gap
+        junctions are carried over unchanged: a null model changes the
+        chemical wiring only, and a neuron keeps its transmitter. Gap
+        junctions are kept as they are (a model that rewires them too must
+        say so in its own step).
         """
         return attrs.evolve(self, weights=weights, history=(*self.history, step))
 
@@ -265,7 +339,10 @@ class Connectome:
         return attrs.evolve(self, tract_lengths=t, filled_lengths=done, provenance=_joined(self.provenance, note))
 
     def with_weights_scaled(self, factor: float, note: str) -> "Connectome":
-        """A copy with every weight (self-loops included) multiplied by ``factor`` (> 0), ``note`` added to ``provenance``."""
+        """A copy with every weight (self-loops included) multiplied by ``factor`` (> 0), ``note`` added to ``provenance``.
+
+        Gap junctions are counts and are not scaled (their strength is the brain's ``g_gap``).
+        """
         if not (np.isfinite(factor) and factor > 0):
             raise DataError.at("weights", f"cannot be scaled by {factor!r}; the factor must be finite and > 0")
         return attrs.evolve(self, weights=self.weights * factor, provenance=_joined(self.provenance, note))
@@ -277,11 +354,11 @@ class Connectome:
         return attrs.evolve(self, groups=merged)
 
     def anatomy_equal(self, other: "Connectome") -> bool:
-        """True when everything but the weights is identical."""
+        """True when everything but the (chemical) weights is identical; gap junctions count as anatomy here."""
         return not self.anatomy_differences(other)
 
     def anatomy_differences(self, other: "Connectome") -> list[str]:
-        """Names of the non-wiring fields that differ from ``other``."""
+        """Names of the non-wiring fields (and the gap junctions, which null models keep) that differ from ``other``."""
         diffs = []
         if self.labels != other.labels:
             diffs.append("labels")
@@ -293,6 +370,14 @@ class Connectome:
             diffs.append("filled_lengths")
         if dict(self.groups) != dict(other.groups):
             diffs.append("groups")
+        if self.resolution != other.resolution:
+            diffs.append("resolution")
+        if not _array_eq(self.signs, other.signs):
+            diffs.append("signs")
+        if self.cell_classes != other.cell_classes:
+            diffs.append("cell_classes")
+        if not _array_eq(self.gap_junctions, other.gap_junctions):
+            diffs.append("gap_junctions")  # kept by every null model so far; see with_weights
         return diffs
 
     def __eq__(self, other: object) -> bool:

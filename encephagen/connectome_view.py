@@ -36,7 +36,9 @@ def describe(connectome: Connectome) -> str:
     the ``n(n-1)`` ordered pairs, self-loops, the weight range, whether the
     matrix is symmetric (and how many edges are one-way), orientation,
     positions and tract lengths (mm; how many pairs were not measured), every group with its size and first
-    labels, provenance and the null-model history.
+    labels, provenance and the null-model history. A neuron-level connectome
+    (``resolution: neurons``) is described in neurons, with its gap junctions
+    (each counted once), signs and number of cell classes.
     """
     c = connectome
     n = c.n_regions
@@ -70,14 +72,28 @@ def describe(connectome: Connectome) -> str:
             tract += f"; {int(missing.sum())} pairs not measured ({int((missing & a).sum())} of them edges)"
         if c.filled_lengths is not None:
             tract += f"; {int(c.filled_lengths.sum())} filled from centre distances"
-    rows = [
-        ("connectome", c.name),
-        ("regions", str(n)),
-        ("edges", f"{edges} between regions (density {density:.4f} of {pairs} ordered pairs)"),
-        ("self-loops", f"{c.n_self_loops} (ignored by between-region wiring)"),
-        ("weights", wr),
-        ("symmetric", sym),
-        ("orientation", c.orientation),
+    if c.resolution == "neurons":
+        rows = [
+            ("connectome", c.name),
+            ("neurons", f"{n} (one node per neuron)"),
+            ("edges", f"{edges} chemical connections between neurons (density {density:.4f} of {pairs} ordered pairs)"),
+            ("self-loops", f"{c.n_self_loops} (autapses, ignored by the wiring)"),
+            ("weights", f"{wr}; {_fmt(float(b.sum()))} in all"),
+            *_neuron_rows(c),
+            ("symmetric", sym.replace("between-region", "chemical")),
+            ("orientation", c.orientation),
+        ]
+    else:
+        rows = [
+            ("connectome", c.name),
+            ("regions", str(n)),
+            ("edges", f"{edges} between regions (density {density:.4f} of {pairs} ordered pairs)"),
+            ("self-loops", f"{c.n_self_loops} (ignored by between-region wiring)"),
+            ("weights", wr),
+            ("symmetric", sym),
+            ("orientation", c.orientation),
+        ]
+    rows += [
         ("positions", "none" if c.positions is None else f"{n} centres (mm)"),
         ("tract lengths", tract),
         ("groups", "" if c.groups else "none"),
@@ -91,6 +107,24 @@ def describe(connectome: Connectome) -> str:
     lines.append(f"{'provenance':<13} {c.provenance or 'not stated'}")
     lines.append(f"{'history':<13} " + (" -> ".join(c.history) if c.history else "none (as loaded)"))
     return "\n".join(lines)
+
+
+def _neuron_rows(c: Connectome) -> list[tuple[str, str]]:
+    """The lines a neuron-level connectome adds: gap junctions, signs, cell classes."""
+    rows = []
+    g = c.gap_junctions
+    if g is None:
+        rows.append(("gap junctions", "none"))
+    else:
+        pairs = int(np.count_nonzero(np.triu(g, 1)))
+        diag = float(np.trace(g))
+        rows.append(("gap junctions", f"{c.n_gap_junctions} between {pairs} pairs of neurons (symmetric)" + (f"; {_fmt(diag)} on the diagonal, ignored" if diag else "")))
+    if c.signs is not None:
+        s = c.signs
+        rows.append(("signs", f"{int((s == 1).sum())} excitatory, {int((s == -1).sum())} inhibitory, {int((s == 0).sum())} unknown"))
+    if c.cell_classes is not None:
+        rows.append(("cell classes", f"{len(set(c.cell_classes))}"))
+    return rows
 
 
 def export_npz(connectome: Connectome, path: str | os.PathLike[str], history: Sequence[SurrogateDraw] = ()) -> Path:

@@ -95,7 +95,7 @@ def fields_table(cls: type, skip: tuple[str, ...] = ()) -> list[str]:
 
 def study_keys() -> dict[str, list[str]]:
     """Every key of the study file's own sections: ``{section: [keys]}``."""
-    from encephagen.engine import Delays, Microcircuit
+    from encephagen.engine import Cellular, Delays, Microcircuit
 
     return {
         "study": [a.name for a in attrs.fields(Study) if not a.metadata.get("internal")],
@@ -103,15 +103,16 @@ def study_keys() -> dict[str, list[str]]:
         "factors": [a.name for a in attrs.fields(Level)],
         "statistics": [a.name for a in attrs.fields(Statistics)],
         "report": [a.name for a in attrs.fields(Report)],
-        "brain": [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + [a.name for a in attrs.fields(Microcircuit)],
+        "brain": [a.name for a in attrs.fields(BrainSpec) if a.name != "microcircuit"] + ["cellular"] + [a.name for a in attrs.fields(Microcircuit)],
         "brain.delays": [a.name for a in attrs.fields(Delays)],
+        "brain.cellular": [a.name for a in attrs.fields(Cellular)],
         "connectome": [a.name for a in attrs.fields(ConnectomeOptions)],
     }
 
 
 def render(registry: Registry) -> str:
     """The whole reference page."""
-    from encephagen.engine import Delays, Microcircuit
+    from encephagen.engine import Cellular, Delays, Microcircuit
 
     out = [
         "# Study file reference",
@@ -176,14 +177,26 @@ def render(registry: Registry) -> str:
         "## `brain`",
         "",
         "The microcircuit keys sit directly under `brain:` beside `neuron`, `delays`,",
-        "`device` and `batch`.",
+        "`device` and `batch`. A neuron-level connectome can instead be wired one",
+        "spiking neuron per node with `cellular:` (see `brain.cellular`); then no",
+        "microcircuit key may appear.",
         "",
         *fields_table(BrainSpec, skip=("microcircuit",)),
+        "| `cellular` | Cellular (see `brain.cellular`) or null | `None` | one spiking neuron per node of a neuron-level connectome, in place of the microcircuit keys below |",
         *fields_table(Microcircuit)[2:],
         "",
         "## `brain.delays`",
         "",
         *fields_table(Delays),
+        "",
+        "## `brain.cellular`",
+        "",
+        "`brain: {cellular: {...}}` wires a neuron-level connectome (e.g. `kind: celegans`)",
+        "as it is: one neuron per node, one synapse per connected pair, gap junctions as",
+        "a coupling current (see docs/celegans.md). Nothing is drawn, so replicates differ",
+        "only in their initial state, background noise and null-model draws.",
+        "",
+        *fields_table(Cellular),
         "",
     ]
     for kind in ("connectome", "null_model", "neuron_model", "learning_rule", "task", "executor"):

@@ -238,12 +238,27 @@ def plan_for(study: Study, digest: str = "") -> Plan:
 
     connectomes = _load_connectomes(study)
     check_groups(study, connectomes)
+    check_wiring(study, connectomes)
     check_conditions(study, connectomes)
     check_devices(study)
     check_rules(study, connectomes)
     plan = Plan(study=study, connectomes=connectomes, study_hash=digest, replicates=replicates_of(study))
     check_fits(plan)
     return plan
+
+
+def check_wiring(study: Study, connectomes: dict[str, Connectome]) -> None:
+    """A cellular brain (``brain.cellular``) needs a neuron-level connectome; refused here, not in every replicate."""
+    from encephagen.engine import Cellular
+
+    for cell in study.cells:
+        micro = cell.study.brain.microcircuit
+        if isinstance(micro, Cellular):
+            try:
+                micro.check(connectomes[cell.key])
+            except EncephagenError as exc:
+                own = cell.study.brain == study.brain and cell.study.connectome == study.connectome
+                raise (exc if own else type(exc)(*[(f, f"{m} (cell {cell.key})") for f, m in exc.problems])) from None
 
 
 def check_rules(study: Study, connectomes: dict[str, Connectome]) -> None:
@@ -302,7 +317,7 @@ def cell_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
         "neurons": connectome.n_regions * micro.neurons_per_region,
         "synapses": int(round(internal + between)),
         "neuron": brain.neuron.name,
-        "coupling": micro.coupling,
+        "coupling": getattr(micro, "coupling", None),  # a cellular brain has none
         "delays": brain.delays is not None,
         "rule": rule.name if rule is not None else "none",
         "tasks": labels([t.name for t in cell.study.protocol]),
@@ -343,8 +358,12 @@ def wiring_info(cell: Cell, connectome: Connectome) -> dict[str, Any]:
     the surrogate that brain is built from; a draw that fails leaves the keys out
     (the replicate then fails on its own).
     """
+    from encephagen.engine import Cellular
+
     brain = cell.study.brain
     micro, delays, model = brain.microcircuit, brain.delays, cell.study.conditions[0].null_model
+    if isinstance(micro, Cellular):
+        return {}  # every synapse joins two nodes: there is no region-level share to report
     conn = connectome
     if model is not None:
         seed = replicate_seed(cell.study.seed, cell.condition, 0, cell.levels)

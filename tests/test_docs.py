@@ -72,7 +72,7 @@ def test_every_schema_key_is_in_the_reference_and_vice_versa() -> None:
         documented[title] = set(re.findall(r"^\| `(\w+)` \|", sec, flags=re.M))
     expected = {
         "Top level": "study", "`conditions[]`": "conditions[]", "`factors`": "factors", "`statistics`": "statistics",
-        "`report`": "report", "`brain`": "brain", "`brain.delays`": "brain.delays", "`connectome`": "connectome",
+        "`report`": "report", "`brain`": "brain", "`brain.delays`": "brain.delays", "`brain.cellular`": "brain.cellular", "`connectome`": "connectome",
     }  # fmt: skip
     for title, key in expected.items():
         assert documented[title] == set(study_keys()[key]), f"section {title!r} and the schema disagree"

@@ -4,15 +4,18 @@ See ``docs/engine.md`` for the step order, the equations and the layout.
 """
 
 from encephagen.engine.build import Delays, Microcircuit, build_batch, build_network, estimate_bytes
+from encephagen.engine.cellular import Cellular
 from encephagen.engine.dynamics import Dynamics, poisson_thresholds
-from encephagen.engine.network import Network
+from encephagen.engine.network import GapJunctions, Network
 from encephagen.engine.recording import Health, Record, Recording
 from encephagen.engine.simulate import Brain, SimulationError
 
 __all__ = [
     "Brain",
+    "Cellular",
     "Delays",
     "Dynamics",
+    "GapJunctions",
     "Health",
     "Microcircuit",
     "Network",

@@ -32,8 +32,9 @@ import torch
 
 from encephagen.connectome import Connectome
 from encephagen import validators as ev
+from encephagen.engine.cellular import Cellular
 from encephagen.engine.memory import available_bytes, format_bytes, resolve_device
-from encephagen.engine.network import Network, delay_dtype
+from encephagen.engine.network import GapJunctions, Network, delay_dtype
 from encephagen.errors import ConfigError, DataError
 
 #: Edges whose connection probability is below this are skipped (spec section 2).
@@ -421,7 +422,7 @@ def _check_memory(estimate: Mapping[str, int], device: torch.device) -> None:
 
 def build_batch(
     connectomes: Sequence[Connectome],
-    micro: Microcircuit,
+    micro: Microcircuit | Cellular,
     rngs: Sequence[np.random.Generator],
     neuron: Any,
     *,
@@ -432,7 +433,9 @@ def build_batch(
     """B brains (one connectome and one wiring generator each) as one block-diagonal :class:`Network`.
 
     :param connectomes: one per brain; equal region counts and groups.
-    :param micro: the microcircuit parameters shared by all brains.
+    :param micro: the microcircuit parameters shared by all brains, or
+        :class:`~encephagen.engine.cellular.Cellular` for one neuron per node
+        (then nothing is drawn and ``rngs`` go unused).
     :param rngs: one seeded generator per brain; brain ``b`` is wired from
         ``rngs[b]`` alone, so it equals a single-brain build with that generator.
     :param neuron: the neuron model (stored on the network).
@@ -445,6 +448,11 @@ def build_batch(
         raise ConfigError.at("rngs", f"needs one generator per brain: {len(connectomes)} brains, {len(rngs)} generators")
     if not (math.isfinite(dt) and dt > 0):
         raise ConfigError.at("dt", f"must be a positive number of ms, got {dt}")
+    cellular = isinstance(micro, Cellular)
+    if cellular and delays is not None:
+        raise ConfigError.at(
+            "brain.delays", "a cellular brain has no conduction delays yet (a neuron-level connectome carries no lengths); remove brain.delays"
+        )
     dev = resolve_device(device)
     est = estimate_bytes(connectomes[0], micro, len(connectomes), delays is not None, dev.type != "cpu")
     _check_memory(est, dev)
@@ -452,6 +460,9 @@ def build_batch(
     n = first.n_regions * micro.neurons_per_region
     parts = []
     for c, rng in zip(connectomes, rngs):
+        if cellular:
+            parts.append(_Synapses(*micro.synapses(c), delay=None, n_internal=0))
+            continue
         steps = delays.steps(c, dt) if delays is not None else None
         parts.append(sample_synapses(c, micro, rng, steps))
     post = np.concatenate([(s.post + b * n).astype(np.int32) for b, s in enumerate(parts)])
@@ -459,7 +470,14 @@ def build_batch(
     n_total = n * len(parts)
     row_ptr = np.zeros(n_total + 1, np.int64)
     np.cumsum(np.concatenate([np.bincount(s.pre, minlength=n) for s in parts]), out=row_ptr[1:])
-    exc = (np.arange(n_total) % micro.neurons_per_region) < micro.n_exc
+    gap = None
+    if cellular:
+        exc = np.concatenate([micro.signs(c) > 0 for c in connectomes])
+        blocks = [micro.gap_coupling(c) for c in connectomes]
+        if any(b is not None for b in blocks):
+            gap = GapJunctions.from_blocks([np.zeros((n, n)) if b is None else b for b in blocks], dev)
+    else:
+        exc = (np.arange(n_total) % micro.neurons_per_region) < micro.n_exc
     delay = None
     if delays is not None:
         steps_all = np.concatenate([s.delay for s in parts])
@@ -479,12 +497,13 @@ def build_batch(
         microcircuit=micro,
         delay=delay,
         n_internal=tuple(s.n_internal for s in parts),
+        gap=gap,
     )
 
 
 def build_network(
     connectome: Connectome,
-    micro: Microcircuit,
+    micro: Microcircuit | Cellular,
     rng: np.random.Generator,
     neuron: Any,
     *,

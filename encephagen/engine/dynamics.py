@@ -11,6 +11,13 @@ it can, compiles into fused kernels:
 - ``receive(state, const, syn) -> state``: steps 9-10, given the recurrent
   input ``syn`` (mV) that the engine gathered at step 8.
 
+A model that supports gap junctions sets ``gap_junctions = True``; on a
+network with gap junctions the engine then calls
+``advance(state, const, bg, ext, gap=i_gap)`` with the coupling current
+``i_gap_i = sum_j c_ij (v_j - v_i)`` (mV, from the potentials at the start of
+the step), which the model adds to its membrane equation. Without gap
+junctions ``gap`` is never passed, so the traced graph is what it was.
+
 Both take and return plain ``dict[str, Tensor]`` of ``(N,)`` float32 tensors,
 use only elementwise operations, and must not mutate their inputs. Floats
 used inside them (time constants, thresholds) are baked into the traced
@@ -56,7 +63,10 @@ class Dynamics(Protocol):
         ...
 
     def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
-        """Steps 1-7; returns ``(v before reset, spikes as float 0/1, new state)``."""
+        """Steps 1-7; returns ``(v before reset, spikes as float 0/1, new state)``.
+
+        A model with ``gap_junctions = True`` also takes ``gap=`` (see the module docstring).
+        """
         ...
 
     def receive(self, s: State, c: Const, syn: torch.Tensor) -> State:

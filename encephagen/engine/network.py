@@ -13,14 +13,19 @@ each synapse is not stored (it is implied by ``row_ptr``, and would cost 4
 bytes per synapse); :meth:`Network.pre_index` expands it when a tool needs
 it. Per-synapse learning state lives in arrays of length ``E`` in this same
 order.
+
+Gap junctions (electrical synapses, :class:`GapJunctions`) are stored the same
+way, apart from the chemical synapses: every coupled pair appears twice,
+``i -> j`` and ``j -> i``, with the same coupling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
 
@@ -37,6 +42,75 @@ def delay_dtype(longest: int) -> torch.dtype:
 
 #: dtypes a delay array may have (the propagation kernels read these).
 DELAY_DTYPES = (torch.uint8, torch.int16, torch.int32)
+
+
+@attrs.define(eq=False)
+class GapJunctions:
+    """Electrical coupling between neurons, symmetric, in CSR order.
+
+    A neuron ``i`` receives the coupling current
+    ``sum_j coupling_ij * (v_j - v_i)`` (mV; see ``docs/engine.md``):
+    ``coupling_ij = g_gap * n_ij``, dimensionless (a junction's conductance in
+    units of the membrane's leak conductance). Every coupled pair appears
+    twice, ``i -> j`` and ``j -> i``, with the same coupling; no neuron is
+    coupled to itself.
+
+    :ivar row_ptr: int64 ``(N + 1,)``; the partners of neuron ``i`` are ``post[row_ptr[i]:row_ptr[i+1]]``.
+    :ivar post: int32 ``(G,)`` partner neuron of each entry.
+    :ivar coupling: float32 ``(G,)`` ``coupling_ij`` (``> 0``).
+    """
+
+    row_ptr: torch.Tensor
+    post: torch.Tensor
+    coupling: torch.Tensor
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[np.ndarray], device: str | torch.device = "cpu") -> "GapJunctions | None":
+        """Block-diagonal coupling of a batch: ``blocks[b]`` is brain ``b``'s ``(n, n)`` coupling matrix.
+
+        Each block must be symmetric, finite and non-negative; its diagonal is
+        ignored. ``None`` when no block couples any pair.
+        """
+        rows, cols, vals = [], [], []
+        offset = 0
+        for b, c in enumerate(blocks):
+            c = np.asarray(c, dtype=np.float64)
+            if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)) or np.any(c < 0) or not np.array_equal(c, c.T):
+                raise ValueError(f"gap-junction block {b} must be a symmetric, finite, non-negative square matrix")
+            c = c.copy()
+            np.fill_diagonal(c, 0.0)
+            i, j = np.nonzero(c)  # row-major: sorted by i, then j
+            rows.append(i + offset)
+            cols.append(j + offset)
+            vals.append(c[i, j])
+            offset += c.shape[0]
+        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        if row.size == 0:
+            return None
+        ptr = np.zeros(offset + 1, np.int64)
+        np.cumsum(np.bincount(row, minlength=offset), out=ptr[1:])
+        return cls(
+            row_ptr=torch.from_numpy(ptr).to(device),
+            post=torch.from_numpy(np.concatenate(cols).astype(np.int32)).to(device),
+            coupling=torch.from_numpy(np.concatenate(vals).astype(np.float32)).to(device),
+        )
+
+    @property
+    def n_entries(self) -> int:
+        """``G``: twice the number of coupled pairs."""
+        return int(self.post.numel())
+
+    def rows(self) -> torch.Tensor:
+        """int64 ``(G,)``: the neuron each entry belongs to (expanded from ``row_ptr``)."""
+        degree = self.row_ptr[1:] - self.row_ptr[:-1]
+        n = self.row_ptr.numel() - 1
+        return torch.repeat_interleave(torch.arange(n, device=self.post.device), degree, output_size=self.n_entries)
+
+    def current(self, v: torch.Tensor) -> torch.Tensor:
+        """``(N,)`` coupling current ``sum_j coupling_ij * (v_j - v_i)`` (mV) for potentials ``v`` (mV) (a reference form)."""
+        rows = self.rows()
+        flux = self.coupling * (v.index_select(0, self.post.long()) - v.index_select(0, rows))
+        return torch.zeros_like(v).index_add_(0, rows, flux)
 
 
 @attrs.define(eq=False)
@@ -60,6 +134,7 @@ class Network:
         narrowest of uint8, int16 and int32 that holds the longest (see
         :func:`delay_dtype`), or ``None`` for no delays.
     :ivar n_internal: synapses within regions, per brain (the rest are between regions).
+    :ivar gap: the gap junctions (:class:`GapJunctions`), or ``None`` for none.
     """
 
     n_brains: int
@@ -75,6 +150,7 @@ class Network:
     microcircuit: Any = None
     delay: torch.Tensor | None = None
     n_internal: tuple[int, ...] = ()
+    gap: GapJunctions | None = None
     _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @property
@@ -108,15 +184,19 @@ class Network:
 
     def memory_bytes(self) -> dict[str, int]:
         """Bytes held per part: ``synapses`` (post, weight, delay), ``index``
-        (CSR row pointers and the engine's propagation index, once built) and ``neurons``."""
+        (CSR row pointers and the engine's propagation index, once built), ``neurons``
+        and, with gap junctions, ``gap`` (their row pointers, partners and couplings)."""
         from encephagen.engine.memory import tensor_bytes
 
         index = tensor_bytes(self.row_ptr) + sum(tensor_bytes(t) for t in self._cache.get("propagation", ()))
-        return {
+        out = {
             "synapses": tensor_bytes(self.post, self.weight, self.delay),
             "index": index,
             "neurons": tensor_bytes(self.excitatory),
         }
+        if self.gap is not None:
+            out["gap"] = tensor_bytes(self.gap.row_ptr, self.gap.post, self.gap.coupling)
+        return out
 
     def bytes_per_synapse(self) -> float:
         """Bytes of synapse storage and indices per synapse (neuron state excluded)."""

@@ -61,14 +61,17 @@ External = torch.Tensor | float | Callable[[int], "torch.Tensor | None"] | None
 
 
 def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advance: bool, learn: bool,
-               eager: bool = False, device: torch.device | str = "cpu", n_neurons: int = 0) -> Callable[..., None]:
+               eager: bool = False, device: torch.device | str = "cpu", n_neurons: int = 0,
+               gap: bool = False) -> Callable[..., None]:
     """The fused update. Arguments, all ``(N,)``:
 
-    ``rnd, ext, syn, zu8_out, v_out, z_out, *state, *const``; the state and
-    the outputs are written in place (``v_out`` and ``z_out`` only when
-    ``learn``: the potential before reset and the spikes as float32), and a
-    consumed ``syn`` (a ring-buffer slot) is zeroed for reuse. ``eager``
-    picks the formulation with fewer operations for uncompiled execution.
+    ``rnd, ext, syn, zu8_out, v_out, z_out, *state, *const`` and, with
+    ``gap``, the gap-junction current last (mV, passed to ``dyn.advance`` as
+    ``gap=``); the state and the outputs are written in place (``v_out`` and
+    ``z_out`` only when ``learn``: the potential before reset and the spikes
+    as float32), and a consumed ``syn`` (a ring-buffer slot) is zeroed for
+    reuse. ``eager`` picks the formulation with fewer operations for
+    uncompiled execution.
     """
     names = tuple(dyn.state_names)
     # bucketize saves operations on tiny networks; on large ones it is slower than the comparisons.
@@ -82,7 +85,7 @@ def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advanc
     def step(rnd: torch.Tensor, ext: torch.Tensor, syn: torch.Tensor, zu8_out: torch.Tensor,
              v_out: torch.Tensor, z_out: torch.Tensor, *rest: torch.Tensor) -> None:
         state = dict(zip(names, rest[:ns]))
-        const = dict(zip(cnames, rest[ns:]))
+        const = dict(zip(cnames, rest[ns : ns + len(cnames)]))
         s = state
         if receive:
             s = dyn.receive(state, const, syn)
@@ -92,7 +95,10 @@ def _make_step(dyn: Dynamics, thresholds: Sequence[float], receive: bool, advanc
                 syn.copy_(torch.zeros_like(syn))
         if advance:
             bg = poisson_count(rnd, thresholds, table) * weight if thresholds else torch.zeros_like(ext)
-            v_pre, z, s = dyn.advance(s, const, bg, ext)
+            if gap:
+                v_pre, z, s = dyn.advance(s, const, bg, ext, gap=rest[-1])
+            else:
+                v_pre, z, s = dyn.advance(s, const, bg, ext)
             zu8_out.copy_(z.to(torch.uint8))
             if learn:
                 v_out.copy_(v_pre)
@@ -117,6 +123,23 @@ def _check_structure(net: Network) -> None:
         raise DataError.at("network.row_ptr", f"must end at the number of synapses ({e}), got {int(rp[-1])}")
     if net.weight.shape != (e,) or net.weight.dtype != torch.float32:
         raise DataError.at("network.weight", f"must be float32 of shape ({e},)")
+    g = net.gap
+    if g is not None:
+        m = g.n_entries
+        gp = g.row_ptr
+        if (gp.dtype != torch.int64 or gp.shape != (n + 1,) or int(gp[0]) != 0 or int(gp[-1]) != m
+                or bool((gp[1:] < gp[:-1]).any()) or g.post.dtype != torch.int32 or g.post.shape != (m,)
+                or g.coupling.dtype != torch.float32 or g.coupling.shape != (m,)
+                or (m and (int(g.post.min()) < 0 or int(g.post.max()) >= n))):
+            raise DataError.at("network.gap", f"must be CSR gap junctions over {n} neurons (int64 row_ptr, int32 post, float32 coupling)")
+        rows = g.rows()
+        if m and (not bool(torch.isfinite(g.coupling).all()) or bool((g.coupling <= 0).any()) or bool((rows == g.post.long()).any())):
+            raise DataError.at("network.gap", "couplings must be finite and > 0, and no neuron may be coupled to itself")
+        fwd = rows * n + g.post.long()
+        back = g.post.long() * n + rows
+        order_f, order_b = torch.argsort(fwd), torch.argsort(back)
+        if not (torch.equal(fwd[order_f], back[order_b]) and torch.equal(g.coupling[order_f], g.coupling[order_b])):
+            raise DataError.at("network.gap", "must be symmetric: every pair i -> j needs j -> i with the same coupling")
     delay = net.delay
     if delay is not None and (delay.dtype not in DELAY_DTYPES or delay.shape != (e,) or (e and int(delay.min()) < 0)):
         raise DataError.at("network.delay", f"must hold {e} non-negative step counts as uint8, int16 or int32")
@@ -174,6 +197,13 @@ class Brain:
         self.device = network.device
         rngs = _generators(rngs, network.n_brains)
         self.dyn: Dynamics = network.neuron.dynamics(network)
+        if network.gap is not None and not getattr(self.dyn, "gap_junctions", False):
+            raise ConfigError.at(
+                "brain.neuron",
+                f"{getattr(network.neuron, 'name', type(network.neuron).__name__)!r} does not take a gap-junction current "
+                "(its dynamics lack gap_junctions = True), but this network has gap junctions; use lif or alif, "
+                "or leave the gap junctions out (connectome synapses: chemical)",
+            )
         n = network.neurons_per_brain
         N = self.n_neurons = network.n_neurons
         u = np.concatenate([r.random(n) for r in rngs])
@@ -201,6 +231,13 @@ class Brain:
         self.counts = torch.zeros(N + 1, dtype=torch.int32, device=self.device)  # [N] is a dummy slot
         self.zeros = torch.zeros(N, **f32)
         self.idle_rnd = torch.zeros(N, **f32)
+        gap = network.gap
+        #: The gap-junction current of the coming step (mV), or ``None`` without gap junctions.
+        self.gap_in = torch.zeros(N, **f32) if gap is not None else None
+        if gap is not None:
+            self._gap_rows = gap.rows()
+            self._gap_cols = gap.post.long()
+            self._gap_flux = torch.zeros(gap.n_entries, **f32)
         self.explosion_mV = float(explosion_mV)
         use_static = self.device.type != "cpu" if static is None else bool(static)
         if use_static:
@@ -226,8 +263,22 @@ class Brain:
 
     # -- kernels ----------------------------------------------------------------------
     def _args(self, rnd: torch.Tensor, ext: torch.Tensor, syn: torch.Tensor) -> list[torch.Tensor]:
-        return [rnd, ext, syn, self.zu8, self.v_out, self.z_out,
-                *(self.state[k] for k in self.dyn.state_names), *self.const.values()]
+        return [rnd, ext, syn, *self._tail()]
+
+    def _tail(self) -> list[torch.Tensor]:
+        """The fused update's arguments after ``rnd, ext, syn`` (see :func:`_make_step`)."""
+        gap = [] if self.gap_in is None else [self.gap_in]
+        return [self.zu8, self.v_out, self.z_out, *(self.state[k] for k in self.dyn.state_names), *self.const.values(), *gap]
+
+    def _couple(self) -> None:
+        """``gap_in = sum_j c_ij (v_j - v_i)`` from the current potentials (mV): each pair's two entries are exact negatives."""
+        assert self.gap_in is not None
+        v = self.state["v"]
+        flux = self._gap_flux
+        torch.sub(v.index_select(0, self._gap_cols), v.index_select(0, self._gap_rows), out=flux)
+        flux.mul_(self.network.gap.coupling)
+        self.gap_in.zero_()
+        self.gap_in.index_add_(0, self._gap_rows, flux)
 
     def kernel(self, name: str) -> Fused:
         """One form of the fused update, compiled on first use.
@@ -243,13 +294,14 @@ class Brain:
             if mode == "auto" and self.n_neurons < AUTO_COMPILE_NEURONS:
                 mode = False
             args = self._args(self.idle_rnd, self.zeros, self.zeros)
+            gap = self.gap_in is not None
             eager = _make_step(self.dyn, self.thresholds, rec, adv, bool(learn), eager=True,
-                               device=self.device, n_neurons=self.n_neurons)
+                               device=self.device, n_neurons=self.n_neurons, gap=gap)
             if mode is False:
                 self._kernels[name] = Fused(eager, compiled=False, reason="compilation switched off")
             else:
-                fn = _make_step(self.dyn, self.thresholds, rec, adv, bool(learn), device=self.device)
-                key = ("encephagen-step", name, self.dyn.key, self.thresholds, float(self.dyn.bg_weight), tuple(self.const))
+                fn = _make_step(self.dyn, self.thresholds, rec, adv, bool(learn), device=self.device, gap=gap)
+                key = ("encephagen-step", name, self.dyn.key, self.thresholds, float(self.dyn.bg_weight), tuple(self.const), gap)
                 self._kernels[name] = fuse(fn, args, key, mode, fallback=eager)
         return self._kernels[name]
 
@@ -384,7 +436,8 @@ class Brain:
               raster: torch.Tensor | None, raster_index: torch.Tensor | None, ext_sum: torch.Tensor | None) -> None:
         first, step_fn, last = kernels
         noise, slots, syn = self.noise, self.slots, self._syn_views
-        tail = [self.zu8, self.v_out, self.z_out, *(self.state[n] for n in self.dyn.state_names), *self.const.values()]
+        tail = self._tail()
+        couple = self._couple if self.gap_in is not None else None
         prop, zb_np, zu8, ring_flat, idle = self._prop, self._zb_np, self.zu8, self.ring_flat, self.idle_rnd
         on_step = learner.on_step if learner is not None else None
         ext = fixed
@@ -397,6 +450,8 @@ class Brain:
                 ext = self.zeros if x is None else self._as_input(x, f"external({i})")
                 assert ext_sum is not None
                 ext_sum.add_(ext.sum())
+            if couple is not None:
+                couple()
             if i == 0:
                 first(rnd, ext, syn[(t - 1) % slots], *tail)
             else:

@@ -7,7 +7,10 @@ threshold. Units: ms and mV (rest 0, threshold 20). One step, in order
 1. ``i_syn += Poisson(bg) * j_eff``   background drive (drawn by the engine)
 2. ``i_syn += external``              the task's input, mV per step
 3. ``i_total = i_syn + i_nmda``
-4. non-refractory: ``v += dt * (i_total - v) / tau_m``; refractory keep ``v``
+4. non-refractory: ``v += dt * (i_total - v + i_gap) / tau_m``; refractory keep ``v``
+   (``i_gap = sum_j c_ij (v_j - v_i)``, the gap-junction current the engine
+   computes from the potentials at the start of the step; absent, and not
+   computed, on a network without gap junctions)
 5. ``spike = (v >= threshold) & non-refractory``
 6. learning rules see ``v`` (before reset) and the spikes
 7. spiking: ``v = v_reset``, refractory for ``t_ref``
@@ -146,6 +149,8 @@ class LIFDynamics:
     """:class:`LIF` on one network: state ``v, i_syn, i_nmda, refrac`` (float32 ``(N,)``)."""
 
     state_names: tuple[str, ...] = ("v", "i_syn", "i_nmda", "refrac")
+    #: ``advance`` takes the gap-junction current (``gap=``, mV).
+    gap_junctions: bool = True
 
     def __init__(self, model: LIF, network: Any) -> None:
         dt = float(network.dt)
@@ -182,16 +187,19 @@ class LIFDynamics:
         return {"v": v, "i_syn": z.clone(), "i_nmda": z.clone(), "refrac": z.clone()}
 
     def _integrate(
-        self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None
+        self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None, gap: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Steps 1-4: the new ``i_syn``, ``v`` and the non-refractory mask."""
+        """Steps 1-4: the new ``i_syn``, ``v`` and the non-refractory mask (``gap``: the gap-junction current, mV)."""
         i_syn = s["i_syn"] + bg
         if ext is not None:
             i_syn = i_syn + ext
         i_total = i_syn + s["i_nmda"]
         free = s["refrac"] <= 0.0
         k = c["k_m"] if self.k_m is None else self.k_m
-        v = torch.where(free, s["v"] + k * (i_total - s["v"]), s["v"])
+        drive = i_total - s["v"]
+        if gap is not None:
+            drive = drive + gap
+        v = torch.where(free, s["v"] + k * drive, s["v"])
         return i_syn, v, free
 
     def _reset(self, v: torch.Tensor, spike: torch.Tensor, refrac: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,9 +208,9 @@ class LIFDynamics:
         refrac = torch.clamp(torch.where(spike, self.n_ref, refrac) - 1.0, min=0.0)
         return v_new, refrac
 
-    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
+    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None, gap: torch.Tensor | None = None) -> Advanced:
         """Steps 1-7 (see the module docstring)."""
-        i_syn, v, free = self._integrate(s, c, bg, ext)
+        i_syn, v, free = self._integrate(s, c, bg, ext, gap)
         spike = (v >= self.v_thr) & free
         v_new, refrac = self._reset(v, spike, s["refrac"])
         return v, spike.to(torch.float32), {"v": v_new, "i_syn": i_syn, "i_nmda": s["i_nmda"], "refrac": refrac}
@@ -267,9 +275,9 @@ class ALIFDynamics(LIFDynamics):
         s["a"] = torch.zeros_like(s["v"])
         return s
 
-    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None) -> Advanced:
+    def advance(self, s: State, c: Const, bg: torch.Tensor, ext: torch.Tensor | None, gap: torch.Tensor | None = None) -> Advanced:
         """Steps 1-7 with threshold ``v_thr + beta * a``, then ``a = rho * a + spike``."""
-        i_syn, v, free = self._integrate(s, c, bg, ext)
+        i_syn, v, free = self._integrate(s, c, bg, ext, gap)
         spike = (v >= self.v_thr + self.beta * s["a"]) & free
         v_new, refrac = self._reset(v, spike, s["refrac"])
         z = spike.to(torch.float32)

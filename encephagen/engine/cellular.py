@@ -1,0 +1,128 @@
+"""Cellular brains: every node of a neuron-level connectome is one spiking neuron.
+
+No node is expanded into a population and nothing is drawn: the wiring is
+the connectome's.
+
+- one chemical synapse per connected ordered pair ``pre -> post``
+  (``pre != post``; autapses on the diagonal are left out, as self-loops are
+  for regions), weight ``sign(pre) * mv_per_synapse * n`` mV with ``n`` the
+  connectome's weight (its synapse count, or whatever unit the data set
+  counts in) and ``sign(pre)`` the presynaptic neuron's sign (an unknown sign
+  is ``unknown_sign``);
+- gap junctions: coupling ``c_ij = g_gap * n_ij`` for ``n_ij`` junctions
+  (``docs/engine.md``, "Gap junctions");
+- background: the neuron model's Brunel-style drive with ``j_eff = j_bg``
+  (for ``lif``: ``bg = v_thr * ext_rate_factor * dt / (j_bg * tau_m)``
+  spikes of ``j_bg`` mV per neuron per step, whose mean drive alone holds
+  ``i_syn`` near ``v_thr * ext_rate_factor * tau_syn / tau_m`` mV).
+
+In a :class:`~encephagen.engine.network.Network` a cellular brain has one
+neuron per region (``neurons_per_region = 1``), so region groups, per-region
+counts and tasks address neurons unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from encephagen import validators as ev
+from encephagen.connectome import Connectome
+from encephagen.errors import DataError
+
+_SIGN = {"excitatory": 1, "inhibitory": -1}
+
+
+@attrs.frozen
+class Cellular:
+    """A neuron-level connectome wired as it is, one spiking neuron per node.
+
+    :ivar mv_per_synapse: mV added to the target's synaptic current per
+        presynaptic spike, per unit of connectome weight (per synapse for a
+        synapse count); the sign comes from the presynaptic neuron.
+    :ivar g_gap: coupling per gap junction, in units of the membrane's leak
+        conductance (dimensionless); 0 leaves the gap junctions out.
+    :ivar unknown_sign: how a neuron of unknown sign (``0`` in the
+        connectome's ``signs``, e.g. glutamatergic with ``glutamate: unknown``)
+        is wired: ``excitatory`` or ``inhibitory``.
+    :ivar j_bg: mV per background spike (the background rate follows from it
+        and the neuron model's ``ext_rate_factor``; see ``docs/celegans.md``).
+    """
+
+    mv_per_synapse: float = attrs.field(default=0.5, validator=[ev.finite, attrs.validators.gt(0.0)])
+    g_gap: float = attrs.field(default=0.03, validator=[ev.finite, attrs.validators.ge(0.0)])
+    unknown_sign: str = attrs.field(default="excitatory", validator=attrs.validators.in_(tuple(_SIGN)))
+    j_bg: float = attrs.field(default=8.0, validator=[ev.finite, attrs.validators.gt(0.0)])
+
+    summary: ClassVar[str] = "One spiking neuron per node of a neuron-level connectome; synapses and gap junctions as counted."
+    #: One neuron per node.
+    neurons_per_region: ClassVar[int] = 1
+
+    @property
+    def j_eff(self) -> float:
+        """The background spike weight (mV), ``j_bg``: what the neuron model's background calibration reads."""
+        return self.j_bg
+
+    @property
+    def c_e(self) -> int:
+        """1: the calibration's ``c_e`` cancels (``bg = c_e * nu_thr * ...`` with ``nu_thr`` proportional to ``1 / c_e``)."""
+        return 1
+
+    def check(self, connectome: Connectome) -> None:
+        """Refuse a connectome whose nodes are not neurons."""
+        if connectome.resolution != "neurons":
+            raise DataError.at(
+                "brain.cellular",
+                f"wires one neuron per node, but connectome {connectome.name!r} is a graph of {connectome.resolution}; "
+                "use a neuron-level connectome (e.g. kind: celegans) or the microcircuit keys instead",
+            )
+
+    def signs(self, connectome: Connectome) -> np.ndarray:
+        """``(n,)`` int8: each neuron's sign, ``1`` or ``-1`` (an unknown sign made ``unknown_sign``)."""
+        s = np.zeros(connectome.n_regions, np.int8) if connectome.signs is None else connectome.signs.copy()
+        s[s == 0] = _SIGN[self.unknown_sign]
+        return s
+
+    def weights(self, connectome: Connectome) -> np.ndarray:
+        """``(n, n)`` float64 synaptic weight in mV (rows = presynaptic, 0 on the diagonal)."""
+        return connectome.between * self.mv_per_synapse * self.signs(connectome)[:, None]
+
+    def gap_coupling(self, connectome: Connectome) -> np.ndarray | None:
+        """``(n, n)`` gap-junction coupling ``g_gap * n_ij`` (diagonal 0), or ``None`` when there is none."""
+        g = connectome.gap_junctions
+        if g is None or self.g_gap == 0:
+            return None
+        c = g * self.g_gap
+        np.fill_diagonal(c, 0.0)
+        return c if c.any() else None
+
+    def expected_synapses(self, connectome: Connectome) -> tuple[float, float]:
+        """``(0, E)``: a cellular brain has no within-node synapses; ``E`` connected ordered pairs (exact, nothing is drawn)."""
+        return 0.0, float(connectome.n_edges)
+
+    def expected_input(self, connectome: Connectome) -> tuple[float, float]:
+        """``(0, sum |w|)``: the summed absolute synaptic weight (mV)."""
+        return 0.0, float(connectome.between.sum() * self.mv_per_synapse)
+
+    def weight_range(self, connectome: Connectome, plastic: str) -> tuple[float, float] | None:
+        """``[min, max]`` weight (mV) of the synapses a rule's ``plastic`` selects, or ``None`` when it selects none.
+
+        ``excitatory`` selects the synapses of neurons wired excitatory;
+        ``all`` and ``between`` every synapse (each joins two nodes).
+        """
+        w = self.weights(connectome)
+        sel = w != 0
+        if plastic == "excitatory":
+            sel &= (self.signs(connectome) > 0)[:, None]
+        if not sel.any():
+            return None
+        return float(w[sel].min()), float(w[sel].max())
+
+    def synapses(self, connectome: Connectome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pre, post, weight)`` of one brain in CSR order (int64, int64, float32 mV)."""
+        self.check(connectome)
+        w = self.weights(connectome)
+        pre, post = np.nonzero(w)  # row-major: by pre, then post
+        return pre.astype(np.int64), post.astype(np.int64), w[pre, post].astype(np.float32)
