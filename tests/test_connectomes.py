@@ -310,6 +310,10 @@ def _bad(tmp_path: Path, case: str) -> tuple[FileConnectome, str, str]:
     if case == "mat_no_key":
         scipy.io.savemat(tmp_path / "w.mat", {"sc": w, "len": w})
         return FileConnectome(path=tmp_path / "w.mat"), "connectome.key", "len, sc"
+    if case == "mat_v73":  # the 128-byte header of a MATLAB 7.3 file (HDF5 inside), which scipy.io cannot read
+        header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(116)
+        (tmp_path / "w.mat").write_bytes(header + b"\0" * 8 + b"\x00\x02" + b"IM" + b"\0" * 512)
+        return FileConnectome(path=tmp_path / "w.mat"), "connectome.path", "v7.3"
     if case in ("zip_dotdot", "zip_absolute"):
         name = "../evil.txt" if case == "zip_dotdot" else "/etc/evil.txt"
         write_tvb_zip(tmp_path / "c.zip", w, ["a", "b", "c", "d"], extra={name: b"x"})
@@ -332,7 +336,7 @@ def _bad(tmp_path: Path, case: str) -> tuple[FileConnectome, str, str]:
     raise AssertionError(case)
 
 
-BAD_CASES = ["missing", "nan", "negative", "non_square", "pickled", "labels", "mat_key", "mat_no_key",
+BAD_CASES = ["missing", "nan", "negative", "non_square", "pickled", "labels", "mat_key", "mat_no_key", "mat_v73",
              "zip_dotdot", "zip_absolute", "zip_no_weights", "centres", "tract_lengths", "suffix"]
 
 
