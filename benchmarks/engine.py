@@ -12,7 +12,11 @@ Cases: ``reference-plain`` (96 regions x 200 neurons, no learning),
 ``reference-eprop`` (the e-prop rule attached), ``reference-eprop-delays``
 (both), ``reference-stdp3`` and ``reference-hebbian`` (those rules attached;
 the Hebbian rule counts spikes in an open CS window), ``npr500`` (500 neurons per region) and
-``batch10`` (10 reference brains in one pass).
+``batch10`` (10 reference brains in one pass), and ``flywire-scale``: a
+synthetic cellular brain the size of the adult fly's whole-brain connectome
+(139,255 neurons, 50,000,000 synapses with uniformly random partners, 80 %
+excitatory neurons at 0.1 mV, 20 % inhibitory at -0.5 mV, built by
+``encephagen.engine.network_from_edges``; ``--synapses`` scales it down).
 Each case runs in its own process so that ``peak_rss_mb`` is its own.
 Rates are measured over the timed steps, after ``--warmup`` steps (which
 include compiling the neuron update; ``compile_s`` reports that part).
@@ -40,7 +44,10 @@ import numpy as np
 import torch
 
 CASES = ("reference-plain", "reference-eager", "reference-delays", "reference-eprop", "reference-eprop-delays",
-         "reference-stdp3", "reference-hebbian", "npr500", "batch10")
+         "reference-stdp3", "reference-hebbian", "npr500", "batch10", "flywire-scale")
+
+#: The flywire-scale case: neurons of the FlyWire whole-brain connectome (Dorkenwald et al. 2024).
+FLYWIRE_NEURONS = 139_255
 
 #: Cases with a learning rule attached: case -> the rule's class in encephagen_builtins.learning_rules.
 RULES = {"reference-eprop": "EProp", "reference-eprop-delays": "EProp", "reference-stdp3": "ThreeFactorSTDP",
@@ -77,10 +84,53 @@ def _own_loader() -> Any:
     )
 
 
-def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] | None:
-    from encephagen.engine import Brain, Delays, Microcircuit, build_batch
+def flywire_scale(synapses: int, device: str) -> tuple[Any, float, dict[str, Any]]:
+    """The synthetic ``flywire-scale`` brain: ``(network, build seconds, what was built)``.
+
+    ``synapses`` distinct ordered pairs ``pre != post`` drawn uniformly (seed 0);
+    neuron ``i`` is excitatory with probability 0.8.
+    """
+    from encephagen.engine import Cellular, network_from_edges
     from encephagen_builtins.neurons import LIF
 
+    n = FLYWIRE_NEURONS
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    key = np.sort(rng.integers(0, n * n, size=int(synapses * 1.002) + 1000))
+    key = key[np.concatenate([[True], key[1:] != key[:-1]]) & (key // n != key % n)]  # distinct pairs, no autapse
+    if key.size > synapses:  # drop the surplus at random, keeping the order
+        key = np.delete(key, rng.choice(key.size, key.size - synapses, replace=False))
+    exc = rng.random(n) < 0.8
+    pre, post = key // n, key % n
+    del key
+    weight = np.where(exc[pre], 0.1, -0.5)
+    draw_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net = network_from_edges(n, pre, post, weight, exc, LIF(nmda_groups=()), cellular=Cellular(), device=device)
+    build_s = time.perf_counter() - t0
+    del pre, post, weight
+    return net, build_s, {"draw_s": round(draw_s, 2)}
+
+
+def _rss_mb() -> float:
+    """Resident memory now (MB), from /proc (Linux), or the peak where /proc is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_case(case: str, steps: int, warmup: int, device: str, synapses: int = 50_000_000) -> dict[str, Any] | None:
+    from encephagen.engine import Delays, Microcircuit, build_batch
+    from encephagen_builtins.neurons import LIF
+
+    if case == "flywire-scale":
+        net, build_s, extra = flywire_scale(synapses, device)
+        return _measure(case, net, None, build_s, steps, warmup, compile=True, extra=extra)
     connectome = reference_connectome()
     micro = Microcircuit(neurons_per_region=500) if case == "npr500" else Microcircuit()
     n_brains = 10 if case == "batch10" else 1
@@ -96,18 +146,26 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
         delays=delays, device=device,
     )
     build_s = time.perf_counter() - t0
-    brain = Brain(net, [np.random.default_rng(100 + s) for s in range(n_brains)], compile=case != "reference-eager")
     learner = learner_rule.bind(net) if learner_rule is not None else None
+    return _measure(case, net, learner, build_s, steps, warmup, compile=case != "reference-eager")
+
+
+def _measure(
+    case: str, net: Any, learner: Any, build_s: float, steps: int, warmup: int, *, compile: bool, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    from encephagen.engine import Brain
+
+    brain = Brain(net, [np.random.default_rng(100 + s) for s in range(net.n_brains)], compile=compile)
     if hasattr(learner, "begin_window"):  # the Hebbian rule counts spikes inside a window
         learner.begin_window("cs")
     t0 = time.perf_counter()
     brain.run(warmup, learner=learner)
     warm_s = time.perf_counter() - t0
-    if device != "cpu" and torch.cuda.is_available():
+    if net.device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     rec = brain.run(steps, learner=learner, record=_record(neurons=True))
-    if device != "cpu" and torch.cuda.is_available():
+    if net.device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - t0
     counts = rec.neuron_counts.to("cpu", torch.float64).view(-1)
@@ -134,8 +192,11 @@ def run_case(case: str, steps: int, warmup: int, device: str) -> dict[str, Any] 
         "compiled": brain.compiled,
         "compile_s": round(brain.compile_seconds, 2),
         "warmup_s": round(warm_s, 2),
+        "network_mb": round(sum(net.memory_bytes().values()) / 2**20, 1),
+        "rss_after_run_mb": _rss_mb(),
         "steps": steps,
         "threads": torch.get_num_threads(),
+        **(extra or {}),
     }
 
 
@@ -152,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=3000, help="untimed steps first (compilation, settling)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = leave the default)")
+    ap.add_argument("--synapses", type=int, default=50_000_000, help="synapses of the flywire-scale case")
     ap.add_argument("--in-process", action="store_true", help="run the cases in this process")
     args = ap.parse_args(argv)
     cases = [c for c in args.cases.split(",") if c]
@@ -162,13 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         rc = 0
         for case in cases:
             cmd = [sys.executable, __file__, "--cases", case, "--steps", str(args.steps), "--warmup", str(args.warmup),
-                   "--device", args.device, "--threads", str(args.threads), "--in-process"]
+                   "--device", args.device, "--threads", str(args.threads), "--synapses", str(args.synapses), "--in-process"]
             rc |= subprocess.call(cmd)
         return rc
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     for case in cases:
-        out = run_case(case, args.steps, args.warmup, args.device)
+        out = run_case(case, args.steps, args.warmup, args.device, args.synapses)
         if out is not None:
             print(json.dumps(out), flush=True)
     return 0

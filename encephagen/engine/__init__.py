@@ -4,7 +4,7 @@ See ``docs/engine.md`` for the step order, the equations and the layout.
 """
 
 from encephagen.engine.build import Delays, Microcircuit, build_batch, build_network, estimate_bytes
-from encephagen.engine.cellular import Cellular
+from encephagen.engine.cellular import Cellular, network_from_edges
 from encephagen.engine.dynamics import Dynamics, poisson_thresholds
 from encephagen.engine.network import GapJunctions, Network
 from encephagen.engine.recording import Health, Record, Recording
@@ -25,5 +25,6 @@ __all__ = [
     "build_batch",
     "build_network",
     "estimate_bytes",
+    "network_from_edges",
     "poisson_thresholds",
 ]

@@ -23,14 +23,18 @@ counts and tasks address neurons unchanged.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
+import torch
 
 from encephagen import validators as ev
 from encephagen.connectome import Connectome
-from encephagen.errors import DataError
+from encephagen.engine.memory import resolve_device
+from encephagen.engine.network import GapJunctions, Network, sum_repeats
+from encephagen.errors import ConfigError, DataError
 
 _SIGN = {"excitatory": 1, "inhibitory": -1}
 
@@ -126,3 +130,76 @@ class Cellular:
         w = self.weights(connectome)
         pre, post = np.nonzero(w)  # row-major: by pre, then post
         return pre.astype(np.int64), post.astype(np.int64), w[pre, post].astype(np.float32)
+
+
+def network_from_edges(
+    n: int,
+    pre: np.ndarray,
+    post: np.ndarray,
+    weight: np.ndarray,
+    excitatory: np.ndarray,
+    neuron: Any,
+    *,
+    gap: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
+    cellular: Cellular | None = None,
+    dt: float = 0.1,
+    device: str | torch.device = "auto",
+) -> Network:
+    """One cellular brain straight from an edge list, without a dense ``(n, n)`` matrix.
+
+    What a :class:`Cellular` brain builds from a :class:`Connectome`, for
+    wiring too large for one: a FlyWire-scale list (about 139,000 neurons and
+    50 million synapses) needs 8 bytes per synapse here (``docs/performance.md``)
+    where a connectome's dense matrix would need ``8 n**2`` bytes.
+
+    :param n: neurons.
+    :param pre: ``(E,)`` int presynaptic neuron of each synapse, in ``0..n-1``.
+    :param post: ``(E,)`` int postsynaptic neuron; rows with ``pre == post`` (autapses) are left out.
+    :param weight: ``(E,)`` finite mV per presynaptic spike (signed); repeated
+        ``(pre, post)`` rows add up into one synapse.
+    :param excitatory: ``(n,)`` bool, the neurons a rule's ``plastic: excitatory`` selects.
+    :param neuron: the neuron model (its background uses ``cellular.j_bg``).
+    :param gap: ``(i, j, coupling)`` gap-junction pairs, each once (see
+        :meth:`GapJunctions.from_pairs`; coupling ``g_gap * n_ij``), or ``None``.
+    :param groups: group name -> neuron indices.
+    :param cellular: the brain parameters the background reads (default :class:`Cellular`).
+    :param dt: step in ms.
+    :param device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    """
+    if n <= 0:
+        raise ConfigError.at("n", f"must be a positive number of neurons, got {n}")
+    pre, post = np.asarray(pre, np.int64), np.asarray(post, np.int64)
+    w = np.asarray(weight, np.float64)
+    exc = np.asarray(excitatory, bool)
+    if not (pre.shape == post.shape == w.shape and pre.ndim == 1):
+        raise DataError.at("edges", f"pre, post and weight must be equal-length 1-d arrays, got {pre.shape}, {post.shape}, {w.shape}")
+    if pre.size and (min(pre.min(), post.min()) < 0 or max(pre.max(), post.max()) >= n):
+        raise DataError.at("edges", f"name neurons outside 0..{n - 1}")
+    if not np.all(np.isfinite(w)):
+        raise DataError.at("edges.weight", f"has {int((~np.isfinite(w)).sum())} non-finite values; every synapse needs a finite weight in mV")
+    if exc.shape != (n,):
+        raise DataError.at("excitatory", f"must hold one flag per neuron ({n}), got shape {exc.shape}")
+    keep = pre != post
+    key = pre[keep] * n + post[keep]
+    w = w[keep]
+    key, w = sum_repeats(key, w)  # CSR order, one synapse per pair
+    dev = resolve_device(device)
+    row_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(key // n, minlength=n), out=row_ptr[1:])
+    gj = None if gap is None else GapJunctions.from_pairs(n, *gap, device=dev)
+    return Network(
+        n_brains=1,
+        regions_per_brain=n,
+        neurons_per_region=1,
+        post=torch.from_numpy((key % n).astype(np.int32)).to(dev),
+        weight=torch.from_numpy(w.astype(np.float32)).to(dev),
+        row_ptr=torch.from_numpy(row_ptr).to(dev),
+        excitatory=torch.from_numpy(exc).to(dev),
+        groups={k: tuple(int(i) for i in v) for k, v in (groups or {}).items()},
+        neuron=neuron,
+        dt=float(dt),
+        microcircuit=cellular if cellular is not None else Cellular(),
+        n_internal=(0,),
+        gap=gj,
+    )

@@ -44,6 +44,21 @@ def delay_dtype(longest: int) -> torch.dtype:
 DELAY_DTYPES = (torch.uint8, torch.int16, torch.int32)
 
 
+def sum_repeats(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sorted distinct keys, the sum of values per key)``: repeated entries of a sparse list merged.
+
+    :param key: ``(M,)`` int64, e.g. ``row * n + column``.
+    :param values: ``(M,)`` float64.
+    """
+    if key.size > 1 and not np.all(key[1:] > key[:-1]):
+        order = np.argsort(key)
+        key, values = key[order], values[order]
+        first = np.concatenate([[True], key[1:] != key[:-1]])
+        values = np.add.reduceat(values, np.flatnonzero(first))
+        key = key[first]
+    return key, values
+
+
 @attrs.define(eq=False)
 class GapJunctions:
     """Electrical coupling between neurons, symmetric, in CSR order.
@@ -77,22 +92,45 @@ class GapJunctions:
             c = np.asarray(c, dtype=np.float64)
             if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)) or np.any(c < 0) or not np.array_equal(c, c.T):
                 raise ValueError(f"gap-junction block {b} must be a symmetric, finite, non-negative square matrix")
-            c = c.copy()
-            np.fill_diagonal(c, 0.0)
-            i, j = np.nonzero(c)  # row-major: sorted by i, then j
+            i, j = np.nonzero(np.triu(c, 1))
             rows.append(i + offset)
             cols.append(j + offset)
             vals.append(c[i, j])
             offset += c.shape[0]
-        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        if row.size == 0:
+        if not rows:
             return None
-        ptr = np.zeros(offset + 1, np.int64)
-        np.cumsum(np.bincount(row, minlength=offset), out=ptr[1:])
+        return cls.from_pairs(offset, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), device)
+
+    @classmethod
+    def from_pairs(
+        cls, n: int, i: np.ndarray, j: np.ndarray, coupling: np.ndarray, device: str | torch.device = "cpu"
+    ) -> "GapJunctions | None":
+        """Coupling of ``n`` neurons from a list of coupled pairs, each given once (either order).
+
+        :param i: ``(P,)`` int, one neuron of each pair.
+        :param j: ``(P,)`` int, the other (``!= i``).
+        :param coupling: ``(P,)`` finite, ``>= 0`` (dimensionless); a pair listed twice adds up.
+        :returns: ``None`` when no pair has a coupling above 0.
+        """
+        i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+        c = np.asarray(coupling, np.float64)
+        if not (i.shape == j.shape == c.shape and i.ndim == 1):
+            raise ValueError("gap-junction pairs need equal-length 1-d i, j and coupling")
+        if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
+            raise ValueError(f"gap-junction pairs name neurons outside 0..{n - 1}")
+        if np.any(i == j) or not np.all(np.isfinite(c)) or np.any(c < 0):
+            raise ValueError("gap junctions join two distinct neurons with a finite, non-negative coupling")
+        keep = c > 0
+        rows, cols, vals = np.concatenate([i[keep], j[keep]]), np.concatenate([j[keep], i[keep]]), np.concatenate([c[keep], c[keep]])
+        if rows.size == 0:
+            return None
+        key, summed = sum_repeats(rows * n + cols, vals)  # sorted by row, then partner
+        ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(key // n, minlength=n), out=ptr[1:])
         return cls(
             row_ptr=torch.from_numpy(ptr).to(device),
-            post=torch.from_numpy(np.concatenate(cols).astype(np.int32)).to(device),
-            coupling=torch.from_numpy(np.concatenate(vals).astype(np.float32)).to(device),
+            post=torch.from_numpy((key % n).astype(np.int32)).to(device),
+            coupling=torch.from_numpy(summed.astype(np.float32)).to(device),
         )
 
     @property

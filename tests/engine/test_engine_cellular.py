@@ -119,3 +119,52 @@ def test_microcircuit_and_cellular_expected_synapses_agree_with_the_built_networ
     net = build_network(c, cell, np.random.default_rng(0), WORM_LIF, device="cpu")
     assert cell.expected_synapses(c) == (0.0, float(net.n_synapses))
     assert cell.expected_input(c)[1] == pytest.approx(float(net.weight.abs().sum()), rel=1e-6)
+
+
+def _edges_of(c: Connectome, cell: Cellular) -> dict:
+    """The edge list a user would hand over for ``c``: shuffled, with repeats and autapses."""
+    w = c.weights * cell.mv_per_synapse * cell.signs(c)[:, None]
+    pre, post = np.nonzero(w)  # the diagonal (autapses) included
+    rng = np.random.default_rng(1)
+    order = rng.permutation(pre.size)
+    pre, post, wt = pre[order], post[order], w[pre, post][order]
+    split = rng.random(pre.size) < 0.5  # every other synapse given as two rows that add up
+    pre, post = np.concatenate([pre, pre[split]]), np.concatenate([post, post[split]])
+    wt = np.concatenate([np.where(split, wt / 4, wt), wt[split] * 0.75])
+    gi, gj = np.nonzero(np.triu(c.gap_junctions, 1))
+    return {"pre": pre, "post": post, "weight": wt, "gap": (gi, gj, c.gap_junctions[gi, gj] * cell.g_gap)}
+
+
+def test_an_edge_list_builds_the_network_its_connectome_builds_and_it_spikes_alike() -> None:
+    from encephagen.engine import network_from_edges
+
+    c = _worm(n=12, seed=5)
+    cell = Cellular(mv_per_synapse=0.9, g_gap=0.2)
+    want = build_network(c, cell, np.random.default_rng(0), WORM_LIF, device="cpu")
+    e = _edges_of(c, cell)
+    got = network_from_edges(
+        c.n_regions, e["pre"], e["post"], e["weight"], cell.signs(c) > 0, WORM_LIF,
+        gap=e["gap"], groups=c.groups, cellular=cell, device="cpu",
+    )
+    for name in ("row_ptr", "post", "excitatory"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+    torch.testing.assert_close(got.weight, want.weight, rtol=1e-6, atol=1e-6)  # sums of split rows round once
+    for name in ("row_ptr", "post", "coupling"):
+        assert torch.equal(getattr(got.gap, name), getattr(want.gap, name)), name
+    got.weight.copy_(want.weight)
+    spikes = [Brain(net, np.random.default_rng(7), compile=False).run(300, record=Record(neurons=True)).neuron_counts for net in (got, want)]
+    assert torch.equal(*spikes) and spikes[0].sum() > 0
+
+
+def test_an_edge_list_refuses_neurons_out_of_range_and_non_finite_weights() -> None:
+    from encephagen.engine import network_from_edges
+
+    ok = dict(n=3, pre=[0, 1], post=[1, 2], weight=[1.0, 1.0], excitatory=[True, True, False], neuron=WORM_LIF, device="cpu")
+    assert network_from_edges(**ok).n_synapses == 2
+    for bad, field in ((dict(post=[1, 3]), "edges"), (dict(weight=[1.0, np.nan]), "edges.weight"),
+                       (dict(excitatory=[True]), "excitatory"), (dict(pre=[0]), "edges")):
+        with pytest.raises(DataError) as err:
+            network_from_edges(**{**ok, **bad})
+        assert err.value.problems[0][0] == field
+    with pytest.raises(ConfigError):
+        network_from_edges(**{**ok, "n": 0})
