@@ -312,3 +312,28 @@ def test_the_worm_conditioning_study_runs_end_to_end(tmp_path: Path) -> None:
     assert all(np.isfinite(float(r["value"])) for r in rows)
     rates = [float(r["value"]) for r in rows if r["metric"] == "rate_hz"]
     assert all(1.0 < x < 100.0 for x in rates)
+
+
+DEVELOPMENT_STUDY = Path(__file__).parents[1] / "experiments" / "celegans_development.yaml"
+
+
+@needs_cect
+def test_the_developmental_study_wires_each_stage_from_its_own_animal(tmp_path: Path) -> None:
+    """The Witvliet factor, shortened to the first and last animal: each cell is built from its own data set."""
+    doc = yaml.safe_load(DEVELOPMENT_STUDY.read_text())
+    stages = doc["factors"]["stage"]
+    assert [lv["connectome"]["dataset"] for lv in stages.values()] == [f"witvliet2021_{i}" for i in range(1, 9)]
+    doc["factors"]["stage"] = {k: stages[k] for k in ("1_L1", "8_adult")}
+    doc["replicates"] = 3
+    doc["brain"]["batch"] = 3
+    doc["protocol"][0]["steps"] = 300
+    doc["protocol"][1].update(trials=2, test_every=1, cs_steps=100, us_steps=100, gap_steps=50, test_baseline_steps=50)
+    path = tmp_path / "dev.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "-q"]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "results.csv").open()))
+    assert {(r["condition"], r["stage"]) for r in rows} == {(c, s) for c in ("connectome", "rewired") for s in ("1_L1", "8_adult")}
+    inter = list(csv.DictReader((tmp_path / "out" / "interactions.csv").open()))
+    assert {r["factor"] for r in inter} == {"stage"} and {r["metric"] for r in inter} >= {"cond_gain", "rate_hz"}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "celegans:witvliet2021_1" in report and "celegans:witvliet2021_8" in report
