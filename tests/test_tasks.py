@@ -22,6 +22,7 @@ from encephagen_builtins.tasks import (
     Warmup,
     draw_patterns,
     pattern_mask,
+    pattern_masks,
     regions_of,
 )
 
@@ -73,6 +74,36 @@ def test_pattern_mask_selects_positions_of_chosen_regions_in_each_brain() -> Non
     mask = pattern_mask(brain, regions, positions).reshape(2, 4, 5)
     assert mask[0].nonzero().tolist() == [[0, 0], [0, 3], [2, 0], [2, 3]]
     assert mask[1].nonzero().tolist() == [[0, 4], [2, 4]]
+
+
+def _ctx(rngs: list[np.random.Generator]) -> TaskContext:
+    return TaskContext(learning_rule=None, stimulus_rngs=rngs)
+
+
+def test_pattern_masks_on_populations_are_the_published_positions() -> None:
+    brain = _FakeBrain()
+    regions = regions_of(brain, {"visual": 0})
+    masks = pattern_masks(brain, _ctx([np.random.default_rng(1), np.random.default_rng(2)]), [regions] * 3, 0.4, None)
+    pats = draw_patterns([np.random.default_rng(1), np.random.default_rng(2)], 3, 5, 0.4, None)
+    for m, p in zip(masks, pats):
+        assert torch.equal(m, pattern_mask(brain, regions, p))
+
+
+def test_pattern_masks_on_a_cellular_brain_choose_among_the_groups_neurons() -> None:
+    # One neuron per region: a pattern is a share of the stimulated neurons, not of positions inside one.
+    brain = _FakeBrain()
+    brain.network = _FakeNet(n_brains=2, regions=10, npr=1)
+    brain.network.groups = {"chemosensory": (1, 2, 4, 5, 7, 8, 9), "dopaminergic": (0, 3)}
+    chemo = regions_of(brain, {"chemosensory": 0})
+    masks = pattern_masks(brain, _ctx([np.random.default_rng(3), np.random.default_rng(4)]), [chemo] * 4, 0.3, None)
+    per_brain = [m.reshape(2, 10) for m in masks]
+    for m in per_brain:
+        assert (m.sum(1) == 2).all()  # round(0.3 * 7) neurons of the group in each brain
+        assert set(m.nonzero()[:, 1].tolist()) <= set(chemo)
+    assert len({tuple(m[0].nonzero().flatten().tolist()) for m in per_brain}) > 1  # the patterns differ
+    fixed = pattern_masks(brain, _ctx([np.random.default_rng(3), np.random.default_rng(4)]), [chemo, [0, 3]], 0.3, 42)
+    assert all(torch.equal(m.reshape(2, 10)[0], m.reshape(2, 10)[1]) for m in fixed)  # a pattern_seed: the same in every brain
+    assert fixed[1].reshape(2, 10).sum(1).tolist() == [1, 1]  # at least one neuron, from its own set
 
 
 def test_task_labels_number_repeated_tasks() -> None:

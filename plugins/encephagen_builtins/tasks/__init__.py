@@ -26,7 +26,7 @@ from encephagen.interfaces import TaskContext
 from encephagen_builtins.tasks.conditioning import Conditioning, Multisensory
 from encephagen_builtins.tasks.memory import SequenceTask, WorkingMemory
 from encephagen_builtins.tasks.patterns import Discrimination, ResponseDiversity
-from encephagen_builtins.tasks.protocol import draw_patterns, pattern_mask, regions_of
+from encephagen_builtins.tasks.protocol import draw_patterns, pattern_mask, pattern_masks, regions_of
 from encephagen_builtins.tasks.spontaneous import Differentiation, Warmup
 
 #: The tasks this plugin registers.
@@ -34,5 +34,5 @@ TASKS: tuple[type, ...] = (Warmup, Differentiation, Conditioning, Discrimination
 
 __all__ = [
     "TASKS", "Conditioning", "Differentiation", "Discrimination", "Multisensory", "ResponseDiversity",
-    "SequenceTask", "TaskContext", "Warmup", "WorkingMemory", "draw_patterns", "pattern_mask", "regions_of",
+    "SequenceTask", "TaskContext", "Warmup", "WorkingMemory", "draw_patterns", "pattern_mask", "pattern_masks", "regions_of",
 ]

@@ -11,7 +11,7 @@ import torch
 from encephagen import validators as ev
 from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, evoked_response, fresh_learner, pairing_trial, pattern_mask, region_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, drive, evoked_response, fresh_learner, pairing_trial, pattern_masks, region_mask, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -37,7 +37,7 @@ class Conditioning:
     :ivar response_regions: group -> first n regions whose response is measured.
     :ivar test_every: trials between tests.
     :ivar test_baseline_steps: baseline before the test CS.
-    :ivar pattern_fraction: share of each region's neuron positions in the CS pattern.
+    :ivar pattern_fraction: share of each region's neuron positions in the CS pattern (on a cellular brain, share of the CS neurons).
     :ivar pattern_seed: fixed pattern seed for all brains (published: 42), or
         ``null`` to draw from each replicate's seed.
     :ivar reward: reward delivered at US offset.
@@ -90,9 +90,8 @@ class Conditioning:
         return step_split(tests * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
-        net = brain.network
-        pattern = draw_patterns(ctx.stimulus_rngs, 1, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)[0]
-        cs = drive(pattern_mask(brain, regions_of(brain, self.cs_regions), pattern), self.cs_amplitude)
+        (cs_mask,) = pattern_masks(brain, ctx, [regions_of(brain, self.cs_regions)], self.pattern_fraction, self.pattern_seed)
+        cs = drive(cs_mask, self.cs_amplitude)
         us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
         response = regions_of(brain, self.response_regions)
         learner = fresh_learner(brain, ctx, self.learn)
@@ -136,7 +135,7 @@ class Multisensory:
     :ivar us_regions: group -> first n regions receiving the US.
     :ivar response_regions: group -> first n regions measured.
     :ivar test_baseline_steps: baseline before each test.
-    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_fraction: share of positions per pattern (of a region's neurons; on a cellular brain, of the stimulated neurons).
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward at US offset.
     :ivar learn: attach the learning rule.
@@ -181,10 +180,8 @@ class Multisensory:
         return step_split((3 + self.test_before) * (self.test_baseline_steps + self.cs_steps), self.trials * (self.cs_steps + self.us_steps + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
-        net = brain.network
-        pats = draw_patterns(ctx.stimulus_rngs, 2, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
-        aud = drive(pattern_mask(brain, regions_of(brain, self.auditory_regions), pats[0]), self.cs_amplitude)
-        vis = drive(pattern_mask(brain, regions_of(brain, self.visual_regions), pats[1]), self.cs_amplitude)
+        sets = [regions_of(brain, self.auditory_regions), regions_of(brain, self.visual_regions)]
+        aud, vis = (drive(m, self.cs_amplitude) for m in pattern_masks(brain, ctx, sets, self.pattern_fraction, self.pattern_seed))
         both = torch.maximum(aud, vis)  # the sum where the two do not overlap
         us = drive(region_mask(brain, regions_of(brain, self.us_regions)), self.us_amplitude)
         response = regions_of(brain, self.response_regions)

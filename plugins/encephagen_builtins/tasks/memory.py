@@ -11,7 +11,7 @@ import torch
 from encephagen import validators as ev
 from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, evoked_response, fresh_learner, pattern_mask, per_neuron_step, region_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, drive, evoked_response, fresh_learner, pattern_masks, per_neuron_step, region_mask, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -87,7 +87,7 @@ class SequenceTask:
     :ivar response_regions: group -> first n regions measured.
     :ivar test_every: trials between tests.
     :ivar test_baseline_steps: baseline before a test.
-    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_fraction: share of positions per pattern (of a region's neurons; on a cellular brain, of the stimulated neurons).
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward after C.
     :ivar learn: attach the learning rule.
@@ -146,12 +146,8 @@ class SequenceTask:
         return step_split((tests * 2 + self.test_before) * (self.test_baseline_steps + sequence), self.trials * (sequence + self.gap_steps), rule and self.learn)
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
-        net = brain.network
-        pats = draw_patterns(ctx.stimulus_rngs, len(self.elements), net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
-        inputs = [
-            drive(pattern_mask(brain, regions_of(brain, {g: self.element_regions}), p), self.amplitude)
-            for g, p in zip(self.elements, pats)
-        ]
+        sets = [regions_of(brain, {g: self.element_regions}) for g in self.elements]
+        inputs = [drive(m, self.amplitude) for m in pattern_masks(brain, ctx, sets, self.pattern_fraction, self.pattern_seed)]
         response = regions_of(brain, self.response_regions)
         learner = fresh_learner(brain, ctx, self.learn)
         total_steps = self.element_steps * len(inputs)

@@ -11,7 +11,7 @@ import torch
 from encephagen import validators as ev
 from encephagen.interfaces import Metric, TaskContext
 from encephagen_builtins import metrics as M
-from encephagen_builtins.tasks.protocol import RATE, draw_patterns, drive, fresh_learner, pattern_mask, regions_of, run, spec_field, step_split
+from encephagen_builtins.tasks.protocol import RATE, drive, fresh_learner, pattern_masks, regions_of, run, spec_field, step_split
 
 
 @attrs.frozen
@@ -34,7 +34,7 @@ class Discrimination:
     :ivar stim_regions: group -> first n regions receiving the patterns (0 = all).
     :ivar readout_regions: group -> first n regions read out.
     :ivar test_rounds: presentations of each pattern at test.
-    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_fraction: share of positions per pattern (of a region's neurons; on a cellular brain, of the stimulated neurons).
     :ivar pattern_seed: as in ``conditioning``.
     :ivar reward: reward after each learning presentation.
     :ivar learn: attach the learning rule.
@@ -76,10 +76,9 @@ class Discrimination:
         return (1 + self.test_before) * self.test_rounds * self.n_patterns * (self.gap_steps + self.stim_steps), learning  # no learner: no learning phase
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
-        net = brain.network
-        pats = draw_patterns(ctx.stimulus_rngs, self.n_patterns, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
         stim_regions = regions_of(brain, self.stim_regions)
-        inputs = [drive(pattern_mask(brain, stim_regions, p), self.amplitude) for p in pats]
+        masks = pattern_masks(brain, ctx, [stim_regions] * self.n_patterns, self.pattern_fraction, self.pattern_seed)
+        inputs = [drive(m, self.amplitude) for m in masks]
         readout = regions_of(brain, self.readout_regions)
         before = self._test(brain, inputs, readout) if self.test_before else None
         learner = fresh_learner(brain, ctx, self.learn)
@@ -126,7 +125,7 @@ class ResponseDiversity:
     :ivar gap_steps: pause before each.
     :ivar amplitude: mV per step.
     :ivar stim_regions: group -> first n regions (0 = all).
-    :ivar pattern_fraction: share of positions per pattern.
+    :ivar pattern_fraction: share of positions per pattern (of a region's neurons; on a cellular brain, of the stimulated neurons).
     :ivar pattern_seed: as in ``conditioning``.
     """
 
@@ -162,9 +161,9 @@ class ResponseDiversity:
 
     def run(self, brain: Any, ctx: TaskContext) -> dict[str, np.ndarray]:
         net = brain.network
-        pats = draw_patterns(ctx.stimulus_rngs, self.n_patterns, net.neurons_per_region, self.pattern_fraction, self.pattern_seed)
         regions = regions_of(brain, self.stim_regions)
-        inputs = [drive(pattern_mask(brain, regions, p), self.amplitude) for p in pats]
+        masks = pattern_masks(brain, ctx, [regions] * self.n_patterns, self.pattern_fraction, self.pattern_seed)
+        inputs = [drive(m, self.amplitude) for m in masks]
         vectors, labels = [], []
         for _ in range(self.rounds):
             for p, x in enumerate(inputs):

@@ -83,6 +83,32 @@ def draw_patterns(rngs: list[np.random.Generator], n_patterns: int, npr: int, fr
     return out
 
 
+def pattern_masks(
+    brain: Any, ctx: TaskContext, region_sets: list[list[int]], fraction: float, seed: int | None
+) -> list[torch.Tensor]:
+    """bool ``(N,)`` per stimulus pattern: pattern ``p`` lies on the regions ``region_sets[p]``.
+
+    A region of many neurons: a pattern is ``round(fraction * npr)`` neuron
+    positions, the same in every region of its set (:func:`draw_patterns`,
+    the published scheme). One neuron per region (a cellular brain, where a
+    region *is* a neuron): a pattern is ``round(fraction * len(set))`` (at
+    least one) of its set's neurons, so patterns on one group differ. Drawn
+    in turn from each brain's generator, or from one ``default_rng(seed)``
+    per brain when ``seed`` is given.
+    """
+    net = brain.network
+    if net.neurons_per_region > 1:
+        pats = draw_patterns(ctx.stimulus_rngs, len(region_sets), net.neurons_per_region, fraction, seed)
+        return [pattern_mask(brain, regions, p) for regions, p in zip(region_sets, pats)]
+    chosen = np.zeros((len(region_sets), net.n_brains, net.regions_per_brain), dtype=bool)
+    for b, rng in enumerate(ctx.stimulus_rngs):
+        gen = np.random.default_rng(seed) if seed is not None else rng
+        for p, regions in enumerate(region_sets):
+            k = max(1, int(round(fraction * len(regions))))
+            chosen[p, b, np.asarray(regions)[gen.choice(len(regions), k, replace=False)]] = True
+    return [torch.from_numpy(c.reshape(-1)).to(net.device) for c in chosen]
+
+
 def drive(mask: torch.Tensor, amplitude: float) -> torch.Tensor:
     """float32 ``(N,)`` external input: ``amplitude`` mV per step on ``mask``."""
     return mask.to(torch.float32) * float(amplitude)
