@@ -65,9 +65,9 @@ def looks_like_edges(p: Path) -> bool:
     try:
         with open(p, encoding="utf-8-sig", newline="") as fh:
             first = fh.readline(_HEADER_CHARS)
-    except (OSError, UnicodeDecodeError):
+        names = {s.strip().lower() for s in next(csv.reader([first], delimiter=_delimiter(first)), [])}
+    except (OSError, UnicodeDecodeError, csv.Error):  # a matrix file's long first line is not a header
         return False
-    names = {s.strip().lower() for s in next(csv.reader([first], delimiter=_delimiter(first)), [])}
     return {"pre", "post"} <= names
 
 
