@@ -333,11 +333,52 @@ def _bad(tmp_path: Path, case: str) -> tuple[FileConnectome, str, str]:
     if case == "suffix":
         (tmp_path / "w.xlsx").write_bytes(b"\0")
         return FileConnectome(path=tmp_path / "w.xlsx"), "connectome.path", "format"
+    if case == "gap_with_matrix":
+        np.save(p, w)
+        (tmp_path / "g.csv").write_text("a,b,count\nR00,R01,1\n")
+        return FileConnectome(path=p, gap_junctions=tmp_path / "g.csv"), "connectome.gap_junctions", "come with an edge list"
+    if case.startswith("edges_"):
+        return _bad_edges(tmp_path, case.removeprefix("edges_"))
     raise AssertionError(case)
 
 
+#: Bad edge lists: (rows of e.csv, rows of g.csv or None, other parameters, field, words the message must contain).
+BAD_EDGES: dict[str, tuple[str, str | None, dict, str, str]] = {
+    "missing_column": ("pre,post,w\na,b,1\n", None, {}, "connectome.path", "has no weight column (its header: pre, post, w)"),
+    "duplicate_column": ("pre,post,weight,Weight\na,b,1,2\n", None, {}, "connectome.path", "column 'weight' more than once"),
+    "text_weight": ("pre,post,weight\na,b,1\na,c,many\n", None, {}, "connectome.path", "line 3: weight 'many' is not a number"),
+    "negative_weight": ("pre,post,weight\na,b,-1\n", None, {}, "connectome.path", "line 2: weight is '-1'; it must be a finite number >= 0"),
+    "inf_weight": ("pre,post,weight\n\na,b,inf\n", None, {}, "connectome.path", "line 3: weight is 'inf'"),
+    "bad_sign": ("pre,post,weight,sign\na,b,1,maybe\n", None, {}, "connectome.path", "sign 'maybe' is not 1, -1, 0"),
+    "sign_disagrees": ("pre,post,weight,sign\na,b,1,1\nb,a,1,-1\na,c,1,inhibitory\n", None, {}, "connectome.path",
+                       "neuron 'a' has sign 1 at line 2 but -1 at line 4"),
+    "empty": ("", None, {"format": "edges"}, "connectome.path", "is empty; an edge list starts with a header row"),
+    "header_only": ("pre,post,weight\n\n", None, {}, "connectome.path", "has a header but no rows"),
+    "short_row": ("pre,post,weight\na,b,1\na,b\n", None, {}, "connectome.path", "line 3 has 2 cells, its header 3"),
+    "empty_name": ("pre,post,weight\na,b,1\n ,b,1\n", None, {}, "connectome.path", "line 3 has an empty pre or post"),
+    "gap_both_ways": ("pre,post,weight\na,b,1\n", "a,b,count\nb,a,1\nc,d,1\na,b,2\n", {}, "connectome.gap_junctions",
+                      "lists the pair 'a', 'b' both ways (line 4 and line 2)"),
+    "gap_missing_column": ("pre,post,weight\na,b,1\n", "a,b,n\na,b,1\n", {}, "connectome.gap_junctions", "has no count column"),
+    "gap_negative": ("pre,post,weight\na,b,1\n", "a,b,count\na,b,-2\n", {}, "connectome.gap_junctions", "count is '-2'"),
+    "labels": ("pre,post,weight\na,b,1\n", None, {"labels": "l.txt"}, "connectome.labels", "does not apply to an edge list"),
+    "rows_targets": ("pre,post,weight\na,b,1\n", None, {"orientation": "rows=targets"}, "connectome.orientation", "does not apply"),
+}
+
+
+def _bad_edges(tmp_path: Path, case: str) -> tuple[FileConnectome, str, str]:
+    edges, gap, params, field, words = BAD_EDGES[case]
+    (tmp_path / "e.csv").write_text(edges)
+    (tmp_path / "l.txt").write_text("a\nb\n")
+    if gap is not None:
+        (tmp_path / "g.csv").write_text(gap)
+        params = {**params, "gap_junctions": tmp_path / "g.csv"}
+    params = {k: (tmp_path / v if k == "labels" else v) for k, v in params.items()}
+    return FileConnectome(path=tmp_path / "e.csv", **params), field, words
+
+
 BAD_CASES = ["missing", "nan", "negative", "non_square", "pickled", "labels", "mat_key", "mat_no_key", "mat_v73",
-             "zip_dotdot", "zip_absolute", "zip_no_weights", "centres", "tract_lengths", "suffix"]
+             "zip_dotdot", "zip_absolute", "zip_no_weights", "centres", "tract_lengths", "suffix", "gap_with_matrix",
+             *(f"edges_{k}" for k in BAD_EDGES)]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)

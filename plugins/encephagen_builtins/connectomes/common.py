@@ -1,8 +1,10 @@
-"""What every built-in connectome source shares: field errors, matrix checks, the size cap."""
+"""What every built-in connectome source shares: field errors, matrix checks, the size cap, the dense-matrix memory check."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,15 @@ def default_labels(n: int) -> tuple[str, ...]:
     return tuple(f"R{i:0{width}d}" for i in range(n))
 
 
+def sha256_of(p: Path) -> str:
+    """The SHA-256 of the file ``p`` (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 def path_str(p: Any) -> Any:
     """``os.PathLike`` -> ``str``; anything else is left for the validator to reject."""
     return os.fspath(p) if isinstance(p, os.PathLike) else p
@@ -83,4 +94,35 @@ def check_size(nbytes: int, what: str, field: str) -> None:
     if nbytes > MAX_DATA_BYTES:
         raise field_error(
             field, f"{what} would take {nbytes / 2**20:,.0f} MiB once read, more than the {MAX_DATA_BYTES / 2**20:,.0f} MiB a connectome file may hold"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine has available now, or ``None`` when that cannot be read."""
+    import torch
+
+    from encephagen.engine.memory import available_bytes
+
+    return available_bytes(torch.device("cpu"))
+
+
+def check_dense(n: int, matrices: int, what: str, field: str) -> None:
+    """Refuse ``matrices`` dense ``(n, n)`` float64 matrices that would not fit in :func:`available_memory`, before any is allocated.
+
+    A :class:`~encephagen.connectome.Connectome` holds each as ``n * n * 8``
+    bytes, and twice while it is built (the reader's array and the
+    Connectome's own frozen copy); that is what is compared.
+    """
+    from encephagen.engine.memory import format_bytes
+
+    held = n * n * 8 * matrices
+    need = 2 * held
+    free = available_memory()
+    if free is not None and need > free:
+        what_held = "weight matrix" if matrices == 1 else "weight and gap-junction matrices"
+        raise field_error(
+            field,
+            f"{what}: the dense ({n:,}, {n:,}) float64 {what_held} a connectome holds for {n:,} neurons take {format_bytes(held)} "
+            f"(n*n*8 bytes each), {format_bytes(need)} while built (two copies), more than the {format_bytes(free)} available; "
+            "a study through a connectome is limited by its dense matrices, not by the engine (see docs/performance.md)",
         )

