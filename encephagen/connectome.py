@@ -115,8 +115,10 @@ class Connectome:
         (a node is one neuron; ``weights`` then counts chemical synapses).
     :ivar gap_junctions: ``(n, n)`` float64 gap-junction counts, symmetric,
         non-negative and finite (electrical synapses have no direction), or
-        ``None``. Null models change ``weights`` only; gap junctions are kept
-        as they are (:meth:`with_weights`).
+        ``None``. A null model keeps them as they are unless it is asked to
+        rewire them too (its parameter ``gap_junctions: rewire``, see
+        :meth:`with_weights`); the diagonal (junctions of a neuron with
+        itself) is never moved.
     :ivar signs: ``(n,)`` int8 sign of each node's outgoing chemical synapses:
         ``1`` excitatory, ``-1`` inhibitory, ``0`` unknown; or ``None``.
     :ivar cell_classes: ``n`` cell-class names (``ASEL`` and ``ASER`` are
@@ -295,17 +297,29 @@ class Connectome:
         h.update(json.dumps(meta, sort_keys=True).encode("utf-8"))
         return h.hexdigest()
 
-    def with_weights(self, weights: np.ndarray, step: str) -> "Connectome":
-        """A copy with new ``weights`` and ``step`` appended to ``history``.
+    def with_weights(self, weights: np.ndarray, step: str, gap_junctions: np.ndarray | None = None) -> "Connectome":
+        """A copy with new ``weights`` (and, if given, new ``gap_junctions``) and ``step`` appended to ``history``.
 
         Labels, positions, tract lengths (and which were filled), groups,
-        orientation, provenance, resolution, signs, cell classes and gap
-        junctions are carried over unchanged: a null model changes the
-        chemical wiring only, and a neuron keeps its transmitter. Gap
-        junctions are kept as they are (a model that rewires them too must
-        say so in its own step).
+        orientation, provenance, resolution, signs and cell classes are
+        carried over unchanged: a null model changes the wiring only, and a
+        neuron keeps its transmitter. The gap junctions are kept as they are
+        unless ``gap_junctions`` is given; a model that rewires them says
+        what it did in ``step``.
+
+        :param weights: ``(n, n)`` chemical weights, rows = sources.
+        :param step: the history line of the model that made them.
+        :param gap_junctions: ``(n, n)`` gap-junction counts, validated as on
+            construction (symmetric, finite, non-negative); only for a
+            connectome that has gap junctions.
+        :raises DataError: at ``gap_junctions`` when the new matrix is not a
+            valid one, or the connectome has none to replace.
         """
-        return attrs.evolve(self, weights=weights, history=(*self.history, step))
+        if gap_junctions is None:
+            return attrs.evolve(self, weights=weights, history=(*self.history, step))
+        if self.gap_junctions is None:
+            raise DataError.at("gap_junctions", f"connectome {self.name!r} has no gap junctions to replace")
+        return attrs.evolve(self, weights=weights, gap_junctions=gap_junctions, history=(*self.history, step))
 
     def with_lengths_filled(self, min_mm: float | None = None) -> "Connectome":
         """A copy whose missing tract lengths (:attr:`unmeasured`) are the distances between region centres.
@@ -357,8 +371,14 @@ class Connectome:
         """True when everything but the (chemical) weights is identical; gap junctions count as anatomy here."""
         return not self.anatomy_differences(other)
 
-    def anatomy_differences(self, other: "Connectome") -> list[str]:
-        """Names of the non-wiring fields (and the gap junctions, which null models keep) that differ from ``other``."""
+    def anatomy_differences(self, other: "Connectome", gap_junctions: bool = True) -> list[str]:
+        """Names of the non-wiring fields that differ from ``other``.
+
+        :param gap_junctions: count the gap junctions as anatomy too (they
+            must then be identical), as for every null model that keeps them;
+            ``False`` for one that rewires them
+            (:func:`encephagen.invariants.rewires_gap_junctions`).
+        """
         diffs = []
         if self.labels != other.labels:
             diffs.append("labels")
@@ -376,8 +396,8 @@ class Connectome:
             diffs.append("signs")
         if self.cell_classes != other.cell_classes:
             diffs.append("cell_classes")
-        if not _array_eq(self.gap_junctions, other.gap_junctions):
-            diffs.append("gap_junctions")  # kept by every null model so far; see with_weights
+        if gap_junctions and not _array_eq(self.gap_junctions, other.gap_junctions):
+            diffs.append("gap_junctions")
         return diffs
 
     def __eq__(self, other: object) -> bool:

@@ -194,7 +194,7 @@ class SurrogateDraw:
 
     @property
     def parameters_text(self) -> str:
-        """``swaps_per_edge=10.0, variant=auto`` (``-`` when there are none)."""
+        """``swaps_per_edge=10.0, variant=auto, gap_junctions=keep`` (``-`` when there are none)."""
         return ", ".join(f"{k}={v}" for k, v in self.parameters.items()) or "-"
 
 

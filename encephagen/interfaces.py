@@ -79,6 +79,9 @@ class NullModel(Component, Protocol):
 
     ``invariants`` names the properties it preserves, each a key of
     :data:`encephagen.invariants.INVARIANTS`; the conformance kit checks them.
+    Gap junctions count as anatomy (returned as they are) unless the model
+    has a parameter ``gap_junctions`` set to ``"rewire"``
+    (:func:`encephagen.invariants.rewires_gap_junctions`).
     """
 
     invariants: ClassVar[tuple[str, ...]]

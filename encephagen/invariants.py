@@ -14,7 +14,20 @@ their strict defaults (strengths equal up to float rounding, 10 length bins);
 a model that promises something looser or finer says so by defining
 ``invariant_checks(self) -> Mapping[str, Check]``, which returns checks built
 with :func:`strength_within` or :func:`edge_lengths_binned` and replaces the
-defaults for that model only.
+defaults for that model only. ``gap_strength`` (:func:`gap_strength_within`)
+and ``class_wiring`` (:func:`class_wiring_kept`) work the same way.
+
+Gap junctions. A neuron-level connectome may carry a symmetric gap-junction
+count matrix (``Connectome.gap_junctions``). By default they count as
+anatomy: the ``anatomy`` check, and the guard of a study, demand them
+identical. A model asked to rewire them says so with its parameter
+``gap_junctions: rewire`` (:func:`rewires_gap_junctions`); its ``anatomy``
+then leaves them out, and the ``gap_*`` invariants it declares say what it
+keeps of them. The ``gap_*`` checks read the pairs of distinct neurons (the
+upper triangle) and, for ``gap_self_junctions``, the diagonal; a connectome
+without gap junctions passes them only against one without. Symmetry needs
+no check: a :class:`~encephagen.connectome.Connectome` refuses an asymmetric
+gap matrix.
 """
 
 from __future__ import annotations
@@ -285,12 +298,196 @@ def edge_lengths_binned(bins: int) -> Check:
     return check_edge_lengths
 
 
-def check_anatomy(original: Connectome, surrogate: Connectome) -> str | None:
-    """Labels, positions, tract lengths and groups are identical."""
-    diffs = original.anatomy_differences(surrogate)
-    if diffs:
-        return "anatomy changed: " + ", ".join(diffs) + " differ from the original"
+def anatomy_kept(gap_junctions: bool = True) -> Check:
+    """An ``anatomy`` check: labels, positions, tract lengths, groups, resolution, signs and cell classes are identical.
+
+    :param gap_junctions: the gap junctions must be identical too (the
+        default); ``False`` for a model that rewires them.
+    """
+
+    def check_anatomy(original: Connectome, surrogate: Connectome) -> str | None:
+        diffs = original.anatomy_differences(surrogate, gap_junctions=gap_junctions)
+        if diffs:
+            return "anatomy changed: " + ", ".join(diffs) + " differ from the original"
+        return None
+
+    check_anatomy.gap_junctions = gap_junctions  # type: ignore[attr-defined]
+    return check_anatomy
+
+
+check_anatomy = anatomy_kept()
+
+
+# -- gap junctions ---------------------------------------------------------------------
+
+
+def rewires_gap_junctions(model: Any) -> bool:
+    """Whether ``model`` is asked to rewire the gap junctions: its parameter ``gap_junctions`` is ``"rewire"``.
+
+    Such a model's ``anatomy`` leaves the gap junctions out (:func:`checks_for`),
+    and so does the anatomy guard of a study; every other model must return
+    them as they are.
+    """
+    return getattr(model, "gap_junctions", "keep") == "rewire"
+
+
+def _gap_presence(original: Connectome, surrogate: Connectome) -> str | None:
+    if (msg := _same_size(original, surrogate)) is not None:
+        return msg
+    if (original.gap_junctions is None) != (surrogate.gap_junctions is None):
+        return "the original has gap junctions and the surrogate none" if surrogate.gap_junctions is None else (
+            "the surrogate has gap junctions and the original none"
+        )
     return None
+
+
+def _gap_between(c: Connectome) -> np.ndarray:
+    g = c.gap_junctions.copy()  # type: ignore[union-attr]
+    np.fill_diagonal(g, 0.0)
+    return g
+
+
+def check_gap_degree(original: Connectome, surrogate: Connectome) -> str | None:
+    """Every neuron keeps its number of gap-junction partners (distinct neurons it shares a junction with)."""
+    if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
+        return msg
+    return _compare_vectors(
+        "gap-junction degree", original,
+        np.count_nonzero(_gap_between(original), axis=1), np.count_nonzero(_gap_between(surrogate), axis=1),
+    )
+
+
+def check_gap_multiset(original: Connectome, surrogate: Connectome) -> str | None:
+    """The junction counts of the connected pairs of distinct neurons are the same multiset (exactly)."""
+    if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
+        return msg
+    a, b = (np.sort(g[np.triu(g, 1) != 0]) for g in (original.gap_junctions, surrogate.gap_junctions))  # type: ignore[index]
+    if a.shape != b.shape:
+        return f"{b.size} pairs of neurons joined by gap junctions, expected {a.size}"
+    bad = np.flatnonzero(a != b)
+    if bad.size:
+        i = int(bad[0])
+        return f"sorted gap-junction counts per pair differ at rank {i}: {b[i]:g} instead of {a[i]:g} ({bad.size} ranks differ)"
+    return None
+
+
+def check_gap_topology(original: Connectome, surrogate: Connectome) -> str | None:
+    """The same pairs of distinct neurons are joined by gap junctions."""
+    if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
+        return msg
+    diff = np.argwhere(np.triu((_gap_between(original) != 0) != (_gap_between(surrogate) != 0)))
+    if diff.size:
+        i, j = (int(x) for x in diff[0])
+        change = "lost its gap junctions" if original.gap_junctions[i, j] != 0 else "gained gap junctions"
+        return f"pair {i}-{j} {change} ({len(diff)} pairs differ)"
+    return None
+
+
+def check_gap_self_junctions(original: Connectome, surrogate: Connectome) -> str | None:
+    """The diagonal of the gap-junction matrix (junctions of a neuron with itself) is unchanged."""
+    if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
+        return msg
+    return _compare_vectors(
+        "gap junctions with itself", original, np.diag(original.gap_junctions), np.diag(surrogate.gap_junctions)  # type: ignore[arg-type]
+    )
+
+
+def gap_strength_within(rtol: float) -> Check:
+    """A ``gap_strength`` check: every neuron's gap-junction count with distinct neurons within ``rtol`` of the original.
+
+    Neuron ``i`` passes when ``|s'_i - s_i| <= rtol * s_i`` (plus a float
+    rounding slack of ``1e-9`` times the largest count), ``s_i`` the sum of
+    row ``i`` of the gap matrix without its diagonal.
+
+    :param rtol: relative tolerance, ``>= 0``; ``0`` asks for equality.
+    """
+    if not rtol >= 0:
+        raise ValueError(f"rtol must be >= 0, got {rtol}")
+
+    def check_gap_strength(original: Connectome, surrogate: Connectome) -> str | None:
+        if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
+            return msg
+        s0, s1 = _gap_between(original).sum(axis=1), _gap_between(surrogate).sum(axis=1)
+        excess = np.abs(s1 - s0) - rtol * s0 - 1e-9 * max(1.0, float(s0.max(initial=0.0)))
+        i = int(np.argmax(excess))
+        if excess[i] <= 0:
+            return None
+        rel = abs(s1[i] - s0[i]) / s0[i] if s0[i] else float("inf")
+        return (
+            f"gap-junction strength of {_label(original, i)} moved from {s0[i]:g} to {s1[i]:g} "
+            f"(relative {rel:.3g} > tolerance {rtol:g})"
+        )
+
+    check_gap_strength.rtol = rtol  # type: ignore[attr-defined]
+    return check_gap_strength
+
+
+# -- cell classes ------------------------------------------------------------------------
+
+
+def class_index(connectome: Connectome) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``(n,)`` int class of every node and the class names (sorted), from ``cell_classes``.
+
+    :raises DataError: at ``cell_classes`` when the connectome has none.
+    """
+    if connectome.cell_classes is None:
+        raise DataError.at(
+            "cell_classes",
+            f"connectome {connectome.name!r} has no cell classes; use a neuron-level source that provides them "
+            "(e.g. celegans) or a null model that does not need them",
+        )
+    names, idx = np.unique(np.asarray(connectome.cell_classes, dtype=str), return_inverse=True)
+    return idx.astype(np.int64), tuple(str(x) for x in names)
+
+
+def _class_profiles(c: Connectome, cls: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per node and class: out-edges to, in-edges from, gap partners in; and class-by-class sums."""
+    onehot = np.eye(k)[cls]  # (n, k)
+    b = c.between
+    out = {
+        "out-edges to class": (b != 0) @ onehot,
+        "in-edges from class": (b != 0).T @ onehot,
+        "class-to-class weight": onehot.T @ b @ onehot,
+    }
+    if c.gap_junctions is not None:
+        g = _gap_between(c)
+        out["gap-junction partners in class"] = (g != 0) @ onehot
+        out["class-to-class gap junctions"] = onehot.T @ g @ onehot
+    return out
+
+
+def class_wiring_kept(sources: bool = True) -> Check:
+    """A ``class_wiring`` check: the wiring between cell classes is kept.
+
+    Holds when every node keeps its number of out-edges to each class, the
+    class-by-class sums of the between-node weights are kept (up to a float
+    rounding slack of ``1e-9`` times the largest sum), and, with gap
+    junctions, every node keeps its number of gap-junction partners in each
+    class and the class-by-class sums of the gap junctions. With
+    ``sources`` every node also keeps its number of in-edges from each class.
+
+    :param sources: also ask for the in-edges from each class (the default).
+    """
+
+    def check_class_wiring(original: Connectome, surrogate: Connectome) -> str | None:
+        if (msg := _gap_presence(original, surrogate)) is not None:
+            return msg
+        if surrogate.cell_classes != original.cell_classes:
+            return "the surrogate's cell classes differ from the original's"
+        cls, names = class_index(original)
+        before, after = (_class_profiles(c, cls, len(names)) for c in (original, surrogate))
+        for what, a in before.items():
+            if not sources and what == "in-edges from class":
+                continue
+            bad = np.argwhere(np.abs(after[what] - a) > 1e-9 * max(1.0, float(np.abs(a).max(initial=0.0))))
+            if bad.size:
+                i, j = (int(x) for x in bad[0])
+                who = f"class {names[i]}" if what.startswith("class-to-class") else _label(original, i)
+                return f"{what} {names[j]} of {who} changed from {a[i, j]:g} to {after[what][i, j]:g} ({len(bad)} entries differ)"
+        return None
+
+    check_class_wiring.sources = sources  # type: ignore[attr-defined]
+    return check_class_wiring
 
 
 #: Invariant name -> check. Parameterised entries hold their strict defaults.
@@ -307,11 +504,20 @@ INVARIANTS: dict[str, Check] = {
     "strength": strength_within(0.0),
     "edge_length_distribution": edge_lengths_binned(DEFAULT_LENGTH_BINS),
     "anatomy": check_anatomy,
+    "gap_degree": check_gap_degree,
+    "gap_multiset": check_gap_multiset,
+    "gap_topology": check_gap_topology,
+    "gap_self_junctions": check_gap_self_junctions,
+    "gap_strength": gap_strength_within(0.0),
+    "class_wiring": class_wiring_kept(),
 }
 
 
 def checks_for(model: Any) -> dict[str, Check]:
     """The check of each invariant ``model`` declares, with the model's own overrides.
+
+    A model that rewires gap junctions (:func:`rewires_gap_junctions`) gets
+    the ``anatomy`` check without them, unless it overrides ``anatomy`` itself.
 
     :raises PluginError: when the model declares a name that is not in
         :data:`INVARIANTS`, or overrides one it does not declare.
@@ -331,7 +537,8 @@ def checks_for(model: Any) -> dict[str, Check]:
         raise PluginError.at(
             "", f"null model {name!r} overrides the checks {stray} but does not declare them in invariants"
         )
-    return {n: overrides.get(n, INVARIANTS[n]) for n in declared}
+    defaults = dict(INVARIANTS, anatomy=anatomy_kept(gap_junctions=not rewires_gap_junctions(model)))
+    return {n: overrides.get(n, defaults[n]) for n in declared}
 
 
 def check_invariants(model: Any, original: Connectome, surrogate: Connectome) -> list[str]:

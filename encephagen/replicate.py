@@ -155,12 +155,12 @@ def _draw(model: Any, connectome: Connectome, rng: np.random.Generator, delays: 
     """One null-model draw, checked as validation checks the first: a draw that changes the anatomy, breaks
     the model's declared invariants, moves the edge lengths beyond ``delays.max_length_shift`` (with delays)
     or is not a connectome fails this replicate (validation drew only one)."""
-    from encephagen.invariants import check_invariants
+    from encephagen.invariants import check_invariants, rewires_gap_junctions
 
     drawn = model.randomize(connectome, rng)
     if not isinstance(drawn, Connectome):
         raise ReplicateFailed(f"null model {model.name!r} returned {type(drawn).__name__}, not a Connectome")
-    diffs = connectome.anatomy_differences(drawn)
+    diffs = connectome.anatomy_differences(drawn, gap_junctions=not rewires_gap_junctions(model))
     if diffs:
         raise ReplicateFailed(f"null model {model.name!r} changed {', '.join(diffs)} in this replicate's draw, not only the wiring")
     violations = check_invariants(model, connectome, drawn)

@@ -142,7 +142,7 @@ def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
     use has no length, or when its null model moves the edges' length
     distribution beyond ``brain.delays.max_length_shift``.
     """
-    from encephagen.invariants import check_invariants
+    from encephagen.invariants import check_invariants, rewires_gap_junctions
 
     done: set[tuple[str, int, str]] = set()
     for cell in study.cells:
@@ -162,7 +162,7 @@ def check_conditions(study: Study, connectomes: dict[str, Connectome]) -> None:
             surrogate = model.randomize(conn, np.random.default_rng(0))
         except EncephagenError as exc:
             raise exc.prefixed(field) from None
-        diffs = conn.anatomy_differences(surrogate)
+        diffs = conn.anatomy_differences(surrogate, gap_junctions=not rewires_gap_junctions(model))
         if diffs:
             raise ConfigError.at(
                 field,

@@ -50,7 +50,7 @@ def test_export_of_a_surrogate_stores_its_history_and_writes_the_distance_table(
         w, history = z["weights"], json.loads(str(z["history"]))
     assert np.array_equal(w, expected.weights)
     assert history == [
-        {"model": "degree_preserving", "parameters": {"swaps_per_edge": 2.0, "variant": "directed"}, "seed": 5,
+        {"model": "degree_preserving", "parameters": {"swaps_per_edge": 2.0, "variant": "directed", "gap_junctions": "keep"}, "seed": 5,
          "connectome": conn.name, "step": expected.history[-1]}
     ]  # fmt: skip
     with open(tmp_path / "s.distance.csv", newline="") as f:
@@ -61,7 +61,7 @@ def test_export_of_a_surrogate_stores_its_history_and_writes_the_distance_table(
     ref, sur = gm.measures(w0, k), gm.measures(w, k)
     assert [r[4] for r in rows[1:]] == list(ref)
     for model, params, seed, j, measure, a, b, change in rows[1:]:
-        assert (model, params, seed) == ("degree_preserving", "swaps_per_edge=2.0, variant=directed", "5")
+        assert (model, params, seed) == ("degree_preserving", "swaps_per_edge=2.0, variant=directed, gap_junctions=keep", "5")
         assert float(j) == gm.jaccard(w0, w) < 1.0
         assert (float(a), float(b), float(change)) == (ref[measure], sur[measure], sur[measure] - ref[measure])
     out = capsys.readouterr().out
@@ -83,7 +83,7 @@ def test_parameters_reach_the_null_model_no_swaps_keep_every_edge(tmp_path: Path
         (["connectome", "show", "tvbb"], "unknown connectome source 'tvbb'"),
         (["connectome", "export", "tvb", "--null", "nope", "--out", "x.npz"], "unknown null model 'nope'"),
         (["connectome", "export", "synthetic", "--null", "{kind: degree_preserving, swaps: 2}", "--out", "x.npz"],
-         "--null: unknown key 'swaps' (allowed: swaps_per_edge, variant)"),
+         "--null: unknown key 'swaps' (allowed: swaps_per_edge, variant, gap_junctions)"),
         (["connectome", "export", "synthetic", "--null", "{kind: degree_preserving, swaps_per_edge: -1}", "--out", "x.npz"],
          "--null.swaps_per_edge: must be >= 0"),
         (["connectome", "export", "synthetic", "--null", "{kind: [", "--out", "x.npz"], "the value of --null is not valid YAML"),

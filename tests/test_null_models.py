@@ -291,8 +291,20 @@ def _base(symmetric: bool = False) -> Connectome:
         if symmetric:
             w[d, s] = v
     w[1, 1] = 2.0
+    g = np.zeros((6, 6))
+    for i, j, v in [(0, 2, 1), (1, 4, 2), (2, 5, 3), (3, 4, 1)]:
+        g[i, j] = g[j, i] = v
+    g[3, 3] = 1.0
     pos = np.array([[0, 0, 0], [10, 0, 0], [20, 0, 0], [30, 0, 0], [40, 0, 0], [50, 0, 0]], float)
-    return Connectome(w, list("ABCDEF"), positions=pos, groups={"g": (0, 1)})
+    return Connectome(w, list("ABCDEF"), positions=pos, groups={"g": (0, 1)}, gap_junctions=g, cell_classes=list("XXYYZZ"))
+
+
+def _gaps(c: Connectome, edits: dict[tuple[int, int], float]) -> Connectome:
+    """``c`` with these gap-junction pairs set (both directions), as a null model that rewires them returns it."""
+    g = c.gap_junctions.copy()
+    for (i, j), v in edits.items():
+        g[i, j] = g[j, i] = v
+    return c.with_weights(c.weights, "hand-made", g)
 
 
 def _moved(c: Connectome, frm: tuple[int, int], to: tuple[int, int]) -> Connectome:
@@ -320,6 +332,15 @@ BROKEN = {
     "strength": lambda c: _edited(c, (0, 1), 1.5),
     "edge_length_distribution": lambda c: _moved(c, (0, 1), (0, 5)),  # 10 mm edge becomes 50 mm
     "anatomy": lambda c: attrs.evolve(c, positions=c.positions + 1.0),
+    # A-C (1) becomes A-B (1): the same counts, A keeps one partner, C loses and B gains one
+    "gap_degree": lambda c: _gaps(c, {(0, 2): 0.0, (0, 1): 1.0}),
+    "gap_multiset": lambda c: _gaps(c, {(1, 4): 3.0}),
+    # A-C and D-E (1 each) become A-D and C-E: same degrees and counts, other pairs
+    "gap_topology": lambda c: _gaps(c, {(0, 2): 0.0, (0, 3): 1.0, (3, 4): 0.0, (2, 4): 1.0}),
+    "gap_self_junctions": lambda c: attrs.evolve(c, gap_junctions=c.gap_junctions + np.diag([0, 0, 0, 1, 0, 0])),
+    "gap_strength": lambda c: _gaps(c, {(0, 2): 3.0, (2, 5): 1.0}),  # counts exchanged: A 1 -> 3
+    # A->B (class X) becomes A->C (class Y): A keeps its out-degree, B and C trade an in-edge
+    "class_wiring": lambda c: _moved(c, (0, 1), (0, 2)),
 }
 
 
@@ -386,7 +407,9 @@ def test_unknown_invariant_is_a_plugin_error():
 
 def test_null_model_classes_are_complete_components():
     names = [cls.name for cls in NULL_MODELS]
-    assert names == ["degree_preserving", "erdos_renyi", "weight_shuffle", "strength_preserving", "spatial"]
+    assert names == [
+        "degree_preserving", "erdos_renyi", "weight_shuffle", "strength_preserving", "spatial", "cell_class_preserving"
+    ]
     for cls in NULL_MODELS:
         assert attrs.has(cls) and cls.summary and set(cls.invariants) <= set(INVARIANTS)
         assert "anatomy" in cls.invariants and "self_loops" in cls.invariants

@@ -118,7 +118,7 @@ def test_connectome_panel_records_how_each_surrogate_was_drawn(run_dir: Path) ->
     conn = SyntheticConnectome(n_regions=8).load()
     seed = stream_seed(replicate_seed(7, "rewired", 0), "null_model")
     step = DegreePreserving().randomize(conn, np.random.default_rng(seed)).history[-1]
-    assert draw == SurrogateDraw("degree_preserving", {"swaps_per_edge": 10.0, "variant": "auto"}, seed, conn.name, step)
+    assert draw == SurrogateDraw("degree_preserving", {"swaps_per_edge": 10.0, "variant": "auto", "gap_junctions": "keep"}, seed, conn.name, step)
 
 
 def test_the_recorded_seed_draws_the_panel_surrogate_again_from_the_command_line(run_dir: Path, tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_report_holds_the_surrogate_vs_connectome_table(run_dir: Path) -> None:
     assert "| condition | model | parameters | seed | jaccard | measure | connectome | surrogate | change |" in md
     for name in ref:
         row = (
-            f"| rewired | degree_preserving | swaps_per_edge=10.0, variant=auto | {draw.seed} | {gm.jaccard(panel.reference, w):.4g} "
+            f"| rewired | degree_preserving | swaps_per_edge=10.0, variant=auto, gap_junctions=keep | {draw.seed} | {gm.jaccard(panel.reference, w):.4g} "
             f"| {name} | {ref[name]:.4g} | {sur[name]:.4g} | {sur[name] - ref[name]:+.4g} |"
         )
         assert row in md

@@ -23,7 +23,12 @@ from encephagen.interfaces import KINDS
 
 
 def _example_connectomes() -> list[Connectome]:
-    """A directed and a symmetric test graph with self-loops, positions and tract lengths."""
+    """Test graphs with self-loops, positions, tract lengths and cell classes (4 classes of 3 nodes).
+
+    A directed and a symmetric 12-region graph, and a directed 16-neuron
+    graph (``resolution="neurons"``) with gap junctions (a few on the
+    diagonal too), signs and 8 classes of 2 neurons.
+    """
     out = []
     for seed, sym in ((1, False), (2, True)):
         rng = np.random.default_rng(seed)
@@ -42,8 +47,31 @@ def _example_connectomes() -> list[Connectome]:
                 tract_lengths=centre_distances(pos),
                 groups={"a": (0, 1, 2), "b": (5, 6)},
                 name=f"check:{'symmetric' if sym else 'directed'}",
+                cell_classes=[f"C{i % 4}" for i in range(n)],
             )
         )
+    rng = np.random.default_rng(3)
+    n = 16
+    w = (rng.integers(1, 6, size=(n, n)) * (rng.random((n, n)) < 0.3)).astype(float)
+    np.fill_diagonal(w, (rng.random(n) < 0.2) * 1.0)
+    g = np.triu(rng.integers(1, 4, size=(n, n)) * (rng.random((n, n)) < 0.25), 1).astype(float)
+    g = g + g.T
+    g[[0, 5], [0, 5]] = 2.0
+    pos = rng.normal(0, 0.3, size=(n, 3))
+    out.append(
+        Connectome(
+            weights=w,
+            labels=[f"N{i // 2}{'LR'[i % 2]}" for i in range(n)],
+            positions=pos,
+            tract_lengths=centre_distances(pos),
+            groups={"a": (0, 1, 2, 3), "b": (8, 9)},
+            name="check:neurons",
+            resolution="neurons",
+            gap_junctions=g,
+            signs=rng.choice([-1, 0, 1], size=n),
+            cell_classes=[f"N{i // 2}" for i in range(n)],
+        )
+    )
     return out
 
 
@@ -83,11 +111,13 @@ def check_null_model_pure(model: object) -> None:
 
 
 def check_null_model_keeps_anatomy(model: object) -> None:
-    """Labels, positions, tract lengths and groups are carried over."""
+    """Labels, positions, tract lengths, groups, signs, cell classes (and gap junctions, unless it rewires them) are carried over."""
+    from encephagen.invariants import rewires_gap_junctions
+
     for conn in _example_connectomes():
         out = model.randomize(conn, np.random.default_rng(5))  # type: ignore[attr-defined]
         assert isinstance(out, Connectome), "randomize() must return a Connectome"
-        diffs = conn.anatomy_differences(out)
+        diffs = conn.anatomy_differences(out, gap_junctions=not rewires_gap_junctions(model))
         assert not diffs, f"{conn.name}: the surrogate lost or changed {', '.join(diffs)}; use connectome.with_weights()"
 
 
