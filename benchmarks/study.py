@@ -17,7 +17,15 @@ Prints one JSON line per case:
   ratio, whether the results are identical, and the whole exp. 22 projected
   from the parallel rate.
 
-Usage: ``python benchmarks/study.py [--cases quick,exp22-projected,exp22-parallel] [--out DIR] [--brains N]``
+- ``flywire-study``: a FlyWire-sized study through the command line: a
+  synthetic edge list of 139,255 neurons and ``--synapses`` connections
+  (default 50,000,000; uniformly random, counts 1-5, 80 % excitatory
+  neurons) written as CSV, then ``encephagen run`` on it (held sparse): the
+  wiring against ``weight_shuffle``, ``--brains`` brains each, a 500-step
+  warm-up on a cellular brain; prints the time to write the list, the
+  study's wall time and its peak memory (not part of the default cases).
+
+Usage: ``python benchmarks/study.py [--cases quick,exp22-projected,exp22-parallel,flywire-study] [--out DIR] [--brains N]``
 
 The one-brain runs use torch's default threads, as a user's first run does.
 """
@@ -110,14 +118,57 @@ def exp22_parallel(out: Path, brains: int = 2) -> dict:
     }
 
 
-CASES = {"quick": quick, "exp22-projected": exp22_projected, "exp22-parallel": exp22_parallel}
+def flywire_study(out: Path, brains: int = 2, synapses: int = 50_000_000) -> dict:
+    import resource
+
+    import numpy as np
+    import yaml
+
+    n = 139_255
+    rng = np.random.default_rng(0)
+    out.mkdir(parents=True, exist_ok=True)
+    edges = out / "flywire-scale.csv"
+    t0 = time.perf_counter()
+    key = np.sort(rng.integers(0, n * n, size=int(synapses * 1.002) + 1000))
+    key = key[np.concatenate([[True], key[1:] != key[:-1]]) & (key // n != key % n)][:synapses]
+    sign = np.where(rng.random(n) < 0.8, 1, -1)
+    with open(edges, "w") as fh:
+        fh.write("pre,post,weight,sign\n")
+        for part in np.array_split(key, max(1, key.size // 2_000_000)):
+            pre = part // n
+            rows = np.stack([pre, part % n, rng.integers(1, 6, part.size), sign[pre]], axis=1)
+            np.savetxt(fh, rows, fmt="%d", delimiter=",")
+    write_s = time.perf_counter() - t0
+    study = {
+        "name": "flywire-scale", "seed": 1, "replicates": brains,
+        "connectome": {"kind": "file", "path": str(edges), "format": "edges",
+                       "groups": {"first": [str(i) for i in range(100)]}},
+        "brain": {"neuron": {"kind": "lif", "nmda_groups": []}, "cellular": {"mv_per_synapse": 0.05}},
+        "conditions": [{"name": "connectome"}, {"name": "shuffled", "null_model": {"kind": "weight_shuffle"}}],
+        "protocol": [{"kind": "warmup", "steps": 500, "segment_steps": 250}],
+    }
+    path = out / "flywire-scale.yaml"
+    path.write_text(yaml.safe_dump(study))
+    t0 = time.perf_counter()
+    rc = subprocess.call([sys.executable, "-m", "encephagen.cli", "run", str(path), "--out", str(out / "flywire"), "-q",
+                          "--executor", "serial"])
+    run_s = time.perf_counter() - t0
+    return {
+        "case": "flywire-study", "neurons": n, "synapses": int(key.size), "brains": 2 * brains, "exit_code": rc,
+        "write_csv_s": round(write_s, 1), "csv_mb": round(edges.stat().st_size / 2**20, 1), "run_s": round(run_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
+
+
+CASES = {"quick": quick, "exp22-projected": exp22_projected, "exp22-parallel": exp22_parallel, "flywire-study": flywire_study}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--cases", default="quick,exp22-projected,exp22-parallel")
     p.add_argument("--out", default=None, help="where to write the runs (default: a temporary directory)")
-    p.add_argument("--brains", type=int, default=2, help="exp22-parallel: brains per condition")
+    p.add_argument("--brains", type=int, default=2, help="exp22-parallel, flywire-study: brains per condition")
+    p.add_argument("--synapses", type=int, default=50_000_000, help="flywire-study: connections in the edge list")
     p.add_argument("--one-brain", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one_brain:
@@ -126,7 +177,10 @@ def main() -> None:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="encephagen-bench-"))
     meta = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads()}
     for name in args.cases.split(","):
-        result = CASES[name](out, args.brains) if name == "exp22-parallel" else CASES[name](out)
+        if name == "flywire-study":
+            result = flywire_study(out, args.brains, args.synapses)
+        else:
+            result = CASES[name](out, args.brains) if name == "exp22-parallel" else CASES[name](out)
         print(json.dumps({**result, **meta}), flush=True)
 
 

@@ -13,6 +13,14 @@ symmetric gap-junction count matrix, a sign per neuron (from its
 transmitter) and a cell class per neuron; all three are absent on a region
 graph, and then the value and its :meth:`Connectome.digest` are exactly what
 they were before these fields existed.
+
+Storage. ``weights`` and ``gap_junctions`` are dense ``(n, n)`` arrays, or,
+for a neuron-level connectome too large for that (a FlyWire-scale edge list:
+139,000 neurons would need 155 GB per dense matrix), ``scipy.sparse``
+``csr_array`` matrices that store only the non-zero entries. The two forms
+of one graph describe the same wiring: every property and method below
+answers the same, and :meth:`Connectome.edges` lists the edges in the same
+(row-major) order; only :meth:`Connectome.digest` tells them apart.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import scipy.sparse as sp
 
 from encephagen.errors import DataError
 
@@ -61,6 +70,65 @@ def _opt_frozen(a: Any) -> np.ndarray | None:
     return None if a is None else _frozen_array(a)
 
 
+#: A weight matrix: dense ``(n, n)`` or a ``scipy.sparse.csr_array``.
+Matrix = Any
+
+
+def _frozen_matrix(a: Any) -> Matrix:
+    """A read-only float64 copy: a dense array, or a canonical ``csr_array`` (sorted indices, repeats summed, no stored 0)."""
+    if not sp.issparse(a):
+        return _frozen_array(a)
+    m = sp.csr_array(a, dtype=np.float64, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    for arr in (m.data, m.indices, m.indptr):
+        arr.setflags(write=False)
+    return m
+
+
+def _opt_frozen_matrix(a: Any) -> Matrix | None:
+    return None if a is None else _frozen_matrix(a)
+
+
+def entries(m: Matrix, diagonal: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero entries of a dense or sparse square matrix as ``(row, col, value)``, row-major.
+
+    :param diagonal: include the diagonal.
+    :returns: int64, int64 and float64 arrays; the same for both storage forms of one matrix.
+    """
+    if sp.issparse(m):
+        m = sp.csr_array(m)
+        if not m.has_canonical_format:  # repeated or unsorted entries: merged and sorted on a copy
+            m = m.copy()
+            m.sum_duplicates()
+        r = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))  # CSR: row-major already
+        c, v = m.indices.astype(np.int64), m.data.astype(np.float64)
+        keep = v != 0
+    else:
+        r, c = np.nonzero(m)
+        v = np.asarray(m, dtype=np.float64)[r, c]
+        r, c = r.astype(np.int64), c.astype(np.int64)
+        keep = np.ones(r.size, bool)
+    if not diagonal:
+        keep &= r != c
+    return r[keep], c[keep], v[keep]
+
+
+def matrix_from_entries(n: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, sparse: bool) -> Matrix:
+    """An ``(n, n)`` matrix with these entries (each at most once), dense or a ``csr_array``."""
+    if sparse:
+        return sp.csr_array((np.asarray(values, np.float64), (np.asarray(rows), np.asarray(cols))), shape=(n, n))
+    w = np.zeros((n, n), dtype=np.float64)
+    w[rows, cols] = values
+    return w
+
+
+def diagonal(m: Matrix) -> np.ndarray:
+    """``(n,)`` float64: the diagonal of a dense or sparse square matrix."""
+    return np.asarray(m.diagonal() if sp.issparse(m) else np.diag(m), dtype=np.float64)
+
+
 def _opt_frozen_mask(a: Any) -> np.ndarray | None:
     return None if a is None else _frozen_array(a, bool)
 
@@ -85,9 +153,11 @@ def _joined(provenance: str, note: str) -> str:
     return f"{provenance}; {note}" if provenance else note
 
 
-def _array_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+def _array_eq(a: Matrix | None, b: Matrix | None) -> bool:
     if a is None or b is None:
         return a is b
+    if sp.issparse(a) or sp.issparse(b):
+        return a.shape == b.shape and all(np.array_equal(x, y) for x, y in zip(entries(a), entries(b)))
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
 
 
@@ -97,7 +167,8 @@ class Connectome:
 
     :ivar weights: ``(n, n)`` float64, non-negative and finite;
         ``weights[src, dst]`` (rows = sources). The diagonal holds self-loops,
-        which between-region wiring ignores.
+        which between-region wiring ignores. A neuron-level connectome may
+        hold it as a ``scipy.sparse.csr_array`` (see the module docstring).
     :ivar labels: ``n`` region names.
     :ivar positions: ``(n, 3)`` region centres in mm, or ``None``.
     :ivar tract_lengths: ``(n, n)`` tract lengths in mm (rows = sources), or
@@ -125,7 +196,7 @@ class Connectome:
         class ``ASE``), or ``None``.
     """
 
-    weights: np.ndarray = attrs.field(converter=_frozen_array)
+    weights: Matrix = attrs.field(converter=_frozen_matrix)
     labels: tuple[str, ...] = attrs.field(converter=lambda x: tuple(str(s) for s in x))
     positions: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
     tract_lengths: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
@@ -136,7 +207,7 @@ class Connectome:
     history: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     filled_lengths: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen_mask)
     resolution: str = "regions"
-    gap_junctions: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen)
+    gap_junctions: Matrix | None = attrs.field(default=None, converter=_opt_frozen_matrix)
     signs: np.ndarray | None = attrs.field(default=None, converter=_opt_frozen_signs)
     cell_classes: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_labels)
 
@@ -147,16 +218,17 @@ class Connectome:
         n = w.shape[0]
         if n == 0:
             raise DataError.at("weights", "has no regions")
-        if not np.all(np.isfinite(w)):
-            bad = np.argwhere(~np.isfinite(w))[0]
+        if self.is_sparse and (self.resolution != "neurons" or self.positions is not None or self.tract_lengths is not None):
             raise DataError.at(
-                "weights", f"has {int((~np.isfinite(w)).sum())} non-finite entries (first at [{bad[0]}, {bad[1]}]); replace NaN/inf with 0 or a value"
+                "weights", "is sparse, which only a neuron-level connectome without positions or tract lengths may be; "
+                "give a dense matrix"
             )
-        if np.any(w < 0):
-            bad = np.argwhere(w < 0)[0]
-            raise DataError.at(
-                "weights", f"has {int((w < 0).sum())} negative entries (first at [{bad[0]}, {bad[1]}]); connection weights must be >= 0"
-            )
+        r, c, v = entries(w)
+        for bad, what, fix in ((~np.isfinite(v), "non-finite", "replace NaN/inf with 0 or a value"),
+                               (v < 0, "negative", "connection weights must be >= 0")):
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise DataError.at("weights", f"has {int(bad.sum())} {what} entries (first at [{r[k]}, {c[k]}]); {fix}")
         if len(self.labels) != n:
             raise DataError.at("labels", f"has {len(self.labels)} names for {n} regions")
         if self.positions is not None:
@@ -183,12 +255,16 @@ class Connectome:
             raise DataError.at("resolution", f"must be one of {', '.join(RESOLUTIONS)}, got {self.resolution!r}")
         g = self.gap_junctions
         if g is not None:
-            if g.shape != (n, n) or not np.all(np.isfinite(g)) or np.any(g < 0):
+            i, j, v = entries(g) if g.shape == (n, n) else (None, None, np.array([np.nan]))
+            if g.shape != (n, n) or not np.all(np.isfinite(v)) or np.any(v < 0):
                 raise DataError.at("gap_junctions", f"must be a finite, non-negative ({n}, {n}) array of counts, got shape {g.shape}")
-            if not np.array_equal(g, g.T):
-                i, j = np.argwhere(g != g.T)[0]
+            key, mirrored = i * n + j, j * n + i
+            order = np.argsort(mirrored)
+            if not (np.array_equal(key, mirrored[order]) and np.array_equal(v, v[order])):
+                k = int(np.argmax((key != mirrored[order]) | (v != v[order])))
+                a, b = int(key[k] // n), int(key[k] % n)
                 raise DataError.at(
-                    "gap_junctions", f"must be symmetric (gap junctions have no direction); [{i}, {j}] = {g[i, j]:g} but [{j}, {i}] = {g[j, i]:g}"
+                    "gap_junctions", f"must be symmetric (gap junctions have no direction); [{a}, {b}] = {g[a, b]:g} but [{b}, {a}] = {g[b, a]:g}"
                 )
         s = self.signs
         if s is not None and (s.shape != (n,) or not np.all(np.isin(s, (-1, 0, 1)))):
@@ -212,8 +288,18 @@ class Connectome:
         return centre_distances(self.positions)
 
     @property
+    def is_sparse(self) -> bool:
+        """True when ``weights`` is stored sparse (a ``scipy.sparse.csr_array``)."""
+        return sp.issparse(self.weights)
+
+    @property
     def unmeasured(self) -> np.ndarray:
-        """``(n, n)`` bool: region pairs ``i != j`` without a tract length (``NaN``); all false without tract lengths."""
+        """``(n, n)`` bool: region pairs ``i != j`` without a tract length (``NaN``); all false without tract lengths.
+
+        :raises DataError: at ``weights`` on a sparse connectome (which has no lengths; test ``tract_lengths`` first).
+        """
+        if self.is_sparse:
+            raise DataError.at("weights", f"connectome {self.name!r} is sparse and has no tract lengths")
         if self.tract_lengths is None:
             return np.zeros(self.weights.shape, dtype=bool)
         out = np.isnan(self.tract_lengths)
@@ -221,41 +307,67 @@ class Connectome:
         return out
 
     @property
-    def between(self) -> np.ndarray:
-        """``(n, n)`` weights with the diagonal (self-loops) set to 0."""
+    def between(self) -> Matrix:
+        """``(n, n)`` weights with the diagonal (self-loops) set to 0, in the storage of ``weights``."""
+        if self.is_sparse:
+            r, c, v = self.edges()
+            return matrix_from_entries(self.n_regions, r, c, v, sparse=True)
         w = self.weights.copy()
         np.fill_diagonal(w, 0.0)
         return w
 
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The between-region edges ``(src, dst, weight)``, row-major (int64, int64, float64; self-loops left out)."""
+        return entries(self.weights, diagonal=False)
+
+    def self_loops(self) -> np.ndarray:
+        """``(n,)`` float64: the diagonal of ``weights``."""
+        return diagonal(self.weights)
+
+    def gap_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gap junctions between distinct nodes, each pair once, ``(i, j, count)`` with ``i < j``, row-major; empty without them."""
+        if self.gap_junctions is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        i, j, v = entries(self.gap_junctions, diagonal=False)
+        up = i < j
+        return i[up], j[up], v[up]
+
     @property
     def n_edges(self) -> int:
         """Number of between-region edges (self-loops excluded)."""
-        return int(np.count_nonzero(self.between))
+        return int(self.edges()[0].size)
 
     @property
     def n_self_loops(self) -> int:
         """Number of non-zero diagonal entries."""
-        return int(np.count_nonzero(np.diag(self.weights)))
+        return int(np.count_nonzero(self.self_loops()))
 
     @property
     def n_gap_junctions(self) -> int:
         """Gap junctions between distinct nodes, each counted once (the upper triangle's sum); 0 without them."""
         if self.gap_junctions is None:
             return 0
-        return int(round(float(np.triu(self.gap_junctions, k=1).sum())))
+        return int(round(float(self.gap_pairs()[2].sum())))
 
     @property
     def is_symmetric(self) -> bool:
         """True when ``weights`` equals its transpose."""
+        if self.is_sparse:
+            return _array_eq(self.weights, self.weights.T)
         return bool(np.array_equal(self.weights, self.weights.T))
 
     def out_degree(self) -> np.ndarray:
         """``(n,)`` between-region out-degree of every region."""
-        return np.count_nonzero(self.between, axis=1)
+        return np.bincount(self.edges()[0], minlength=self.n_regions)
 
     def in_degree(self) -> np.ndarray:
         """``(n,)`` between-region in-degree of every region."""
-        return np.count_nonzero(self.between, axis=0)
+        return np.bincount(self.edges()[1], minlength=self.n_regions)
+
+    def strengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Between-region ``(out, in)`` strengths, each ``(n,)`` float64 (sums of row / column weights)."""
+        src, dst, w = self.edges()
+        return np.bincount(src, w, minlength=self.n_regions), np.bincount(dst, w, minlength=self.n_regions)
 
     def group(self, name: str) -> tuple[int, ...]:
         """Region indices of group ``name``; a clear error if it is missing."""
@@ -281,11 +393,18 @@ class Connectome:
         import json
 
         h = hashlib.sha256()
-        for arr in (self.weights, self.positions, self.tract_lengths):
+        if self.is_sparse:  # its entries, row-major (a dense digest would need the (n, n) matrix)
+            h.update(b"sparse" + str(self.weights.shape).encode())
+            for arr in entries(self.weights):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(b"none" * 2)  # no positions, no tract lengths
+        for arr in () if self.is_sparse else (self.weights, self.positions, self.tract_lengths):
             h.update(b"none" if arr is None else np.ascontiguousarray(arr, dtype=np.float64).tobytes() + str(arr.shape).encode())
         if self.filled_lengths is not None:  # absent when nothing was filled, so such digests are as before
             h.update(b"filled" + np.packbits(self.filled_lengths).tobytes())
-        if self.gap_junctions is not None:
+        if self.gap_junctions is not None and sp.issparse(self.gap_junctions):
+            h.update(b"gap-sparse" + b"".join(np.ascontiguousarray(a).tobytes() for a in entries(self.gap_junctions)))
+        elif self.gap_junctions is not None:
             h.update(b"gap" + np.ascontiguousarray(self.gap_junctions, dtype=np.float64).tobytes())
         if self.signs is not None:
             h.update(b"signs" + np.ascontiguousarray(self.signs, dtype=np.int8).tobytes())
@@ -333,8 +452,10 @@ class Connectome:
 
         :param min_mm: the shortest length a filled pair takes (mm, ``> 0``), or ``None``.
         """
+        if self.positions is None or self.tract_lengths is None:
+            return self
         missing = self.unmeasured
-        if self.positions is None or not missing.any():
+        if not missing.any():
             return self
         d = self.distances()
         if min_mm is not None:

@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from encephagen.connectome import Connectome
-from encephagen.errors import ConfigError
+from encephagen.connectome import Connectome, diagonal, entries
+from encephagen.errors import ConfigError, DataError
 
 
 def _fmt(x: float) -> str:
@@ -46,16 +46,17 @@ def describe(connectome: Connectome) -> str:
     edges = c.n_edges
     pairs = n * (n - 1)
     density = edges / pairs if pairs else 0.0
-    nz = c.weights[c.weights != 0]
+    nz = entries(c.weights)[2]
     if nz.size:
-        values = np.unique(nz)
+        srt = np.sort(nz)
+        values = srt[np.concatenate([[True], srt[1:] != srt[:-1]])]  # distinct values (np.unique, without its hashing)
         wr = f"{_fmt(nz.min())} to {_fmt(nz.max())} (non-zero entries)"
         if values.size <= 8:
             wr += "; values " + ", ".join(_fmt(x) for x in values)
     else:
         wr = "all zero"
-    a = b != 0
-    one_way = int(np.count_nonzero(a & ~a.T))
+    src, dst, _ = c.edges()
+    one_way = int(np.count_nonzero(~np.isin(src * n + dst, dst * n + src)))
     if c.is_symmetric:
         sym = "yes"
     else:
@@ -64,6 +65,7 @@ def describe(connectome: Connectome) -> str:
     if c.tract_lengths is None:
         tract = "none"
     else:
+        a = b != 0
         t = c.tract_lengths[a]
         t = t[~np.isnan(t)]
         tract = f"{_fmt(t.min())} to {_fmt(t.max())} mm over the edges" if t.size else "none over the edges"
@@ -116,8 +118,8 @@ def _neuron_rows(c: Connectome) -> list[tuple[str, str]]:
     if g is None:
         rows.append(("gap junctions", "none"))
     else:
-        pairs = int(np.count_nonzero(np.triu(g, 1)))
-        diag = float(np.trace(g))
+        pairs = int(c.gap_pairs()[0].size)
+        diag = float(diagonal(g).sum())
         rows.append(("gap junctions", f"{c.n_gap_junctions} between {pairs} pairs of neurons (symmetric)" + (f"; {_fmt(diag)} on the diagonal, ignored" if diag else "")))
     if c.signs is not None:
         s = c.signs
@@ -139,6 +141,11 @@ def export_npz(connectome: Connectome, path: str | os.PathLike[str], history: Se
 
     :returns: the path written.
     """
+    if connectome.is_sparse:
+        raise DataError.at(
+            "connectome", f"{connectome.name!r} is stored sparse ({connectome.n_regions:,} neurons); export writes dense "
+            "(n, n) matrices, which it would not fit; keep its edge list instead"
+        )
     p = Path(path)
     arrays: dict[str, np.ndarray] = {
         "weights": np.asarray(connectome.weights, dtype=np.float64),

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from encephagen.connectome import Connectome
+from encephagen.connectome import Connectome, diagonal, entries, matrix_from_entries
 from encephagen.errors import DataError, PluginError
 
 #: ``check(original, surrogate) -> None`` when it holds, else a one-line message.
@@ -119,6 +119,8 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def strengths(connectome: Connectome) -> tuple[np.ndarray, np.ndarray]:
     """Between-region ``(out, in)`` strengths, each ``(n,)`` (sum of row / column weights)."""
+    if connectome.is_sparse:
+        return connectome.strengths()
     b = connectome.between
     return b.sum(axis=1), b.sum(axis=0)
 
@@ -174,8 +176,7 @@ def check_n_edges(original: Connectome, surrogate: Connectome) -> str | None:
 
 def check_weights_multiset(original: Connectome, surrogate: Connectome) -> str | None:
     """The between-region non-zero weights are the same multiset (exactly)."""
-    a = np.sort(original.between[original.between != 0])
-    b = np.sort(surrogate.between[surrogate.between != 0])
+    a, b = (np.sort(c.edges()[2]) for c in (original, surrogate))
     if a.shape != b.shape:
         return f"{b.size} non-zero between-region weights, expected {a.size}"
     bad = np.flatnonzero(a != b)
@@ -189,11 +190,13 @@ def check_binary_topology(original: Connectome, surrogate: Connectome) -> str | 
     """The same between-region pairs are connected."""
     if (msg := _same_size(original, surrogate)) is not None:
         return msg
-    diff = np.argwhere((original.between != 0) != (surrogate.between != 0))
+    n = original.n_regions
+    ko, ks = (c.edges()[0] * n + c.edges()[1] for c in (original, surrogate))
+    diff = np.setxor1d(ko, ks, assume_unique=True)  # sorted: row-major
     if diff.size:
-        s, d = (int(x) for x in diff[0])
-        change = "lost its edge" if original.between[s, d] != 0 else "gained an edge"
-        return f"pair {s}->{d} {change} ({len(diff)} pairs differ)"
+        s, d = int(diff[0] // n), int(diff[0] % n)
+        change = "lost its edge" if np.isin(diff[0], ko) else "gained an edge"
+        return f"pair {s}->{d} {change} ({diff.size} pairs differ)"
     return None
 
 
@@ -202,7 +205,7 @@ def check_self_loops(original: Connectome, surrogate: Connectome) -> str | None:
     if (msg := _same_size(original, surrogate)) is not None:
         return msg
     return _compare_vectors(
-        "self-loop weight", original, np.diag(original.weights), np.diag(surrogate.weights)
+        "self-loop weight", original, original.self_loops(), surrogate.self_loops()
     )
 
 
@@ -210,7 +213,7 @@ def check_no_self_loops_created(original: Connectome, surrogate: Connectome) -> 
     """No region has a self-loop that it did not have before."""
     if (msg := _same_size(original, surrogate)) is not None:
         return msg
-    new = np.flatnonzero((np.diag(surrogate.weights) != 0) & (np.diag(original.weights) == 0))
+    new = np.flatnonzero((surrogate.self_loops() != 0) & (original.self_loops() == 0))
     if new.size:
         return f"{new.size} self-loops created, first at {_label(original, int(new[0]))}"
     return None
@@ -219,8 +222,13 @@ def check_no_self_loops_created(original: Connectome, surrogate: Connectome) -> 
 def check_symmetric(original: Connectome, surrogate: Connectome) -> str | None:
     """A symmetric (undirected) input gives a symmetric surrogate."""
     if original.is_symmetric and not surrogate.is_symmetric:
-        w = surrogate.weights
-        s, d = (int(x) for x in np.argwhere(w != w.T)[0])
+        n, w = surrogate.n_regions, surrogate.weights
+        r, c, _ = entries(w)
+        odd = np.setxor1d(r * n + c, c * n + r, assume_unique=True)
+        if odd.size:
+            s, d = int(odd[0] // n), int(odd[0] % n)
+        else:  # the same pairs, different weights
+            s, d = next((int(a), int(b)) for a, b in zip(r, c) if w[a, b] != w[b, a])
         return f"input was symmetric, surrogate is not (first at {s}->{d}: {w[s, d]} vs {w[d, s]})"
     return None
 
@@ -341,10 +349,17 @@ def _gap_presence(original: Connectome, surrogate: Connectome) -> str | None:
     return None
 
 
-def _gap_between(c: Connectome) -> np.ndarray:
-    g = c.gap_junctions.copy()  # type: ignore[union-attr]
-    np.fill_diagonal(g, 0.0)
-    return g
+def _gap_between(c: Connectome) -> Any:
+    """The gap junctions between distinct neurons as a symmetric sparse ``(n, n)`` matrix (either storage)."""
+    i, j, v = c.gap_pairs()
+    return matrix_from_entries(c.n_regions, np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([v, v]), sparse=True)
+
+
+def _gap_sums(c: Connectome, counts: bool) -> np.ndarray:
+    """``(n,)`` per neuron: its gap-junction partners (``counts=False``) or junctions (``True``) with distinct neurons."""
+    i, j, v = c.gap_pairs()
+    w = v if counts else None
+    return np.bincount(i, w, minlength=c.n_regions) + np.bincount(j, w, minlength=c.n_regions)
 
 
 def check_gap_degree(original: Connectome, surrogate: Connectome) -> str | None:
@@ -353,7 +368,7 @@ def check_gap_degree(original: Connectome, surrogate: Connectome) -> str | None:
         return msg
     return _compare_vectors(
         "gap-junction degree", original,
-        np.count_nonzero(_gap_between(original), axis=1), np.count_nonzero(_gap_between(surrogate), axis=1),
+        _gap_sums(original, False).astype(np.int64), _gap_sums(surrogate, False).astype(np.int64),
     )
 
 
@@ -361,7 +376,7 @@ def check_gap_multiset(original: Connectome, surrogate: Connectome) -> str | Non
     """The junction counts of the connected pairs of distinct neurons are the same multiset (exactly)."""
     if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
         return msg
-    a, b = (np.sort(g[np.triu(g, 1) != 0]) for g in (original.gap_junctions, surrogate.gap_junctions))  # type: ignore[index]
+    a, b = (np.sort(c.gap_pairs()[2]) for c in (original, surrogate))
     if a.shape != b.shape:
         return f"{b.size} pairs of neurons joined by gap junctions, expected {a.size}"
     bad = np.flatnonzero(a != b)
@@ -375,11 +390,13 @@ def check_gap_topology(original: Connectome, surrogate: Connectome) -> str | Non
     """The same pairs of distinct neurons are joined by gap junctions."""
     if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
         return msg
-    diff = np.argwhere(np.triu((_gap_between(original) != 0) != (_gap_between(surrogate) != 0)))
+    n = original.n_regions
+    ko, ks = (c.gap_pairs()[0] * n + c.gap_pairs()[1] for c in (original, surrogate))
+    diff = np.setxor1d(ko, ks, assume_unique=True)  # sorted: row-major over the upper triangle
     if diff.size:
-        i, j = (int(x) for x in diff[0])
-        change = "lost its gap junctions" if original.gap_junctions[i, j] != 0 else "gained gap junctions"
-        return f"pair {i}-{j} {change} ({len(diff)} pairs differ)"
+        i, j = int(diff[0] // n), int(diff[0] % n)
+        change = "lost its gap junctions" if np.isin(diff[0], ko) else "gained gap junctions"
+        return f"pair {i}-{j} {change} ({diff.size} pairs differ)"
     return None
 
 
@@ -388,7 +405,7 @@ def check_gap_self_junctions(original: Connectome, surrogate: Connectome) -> str
     if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
         return msg
     return _compare_vectors(
-        "gap junctions with itself", original, np.diag(original.gap_junctions), np.diag(surrogate.gap_junctions)  # type: ignore[arg-type]
+        "gap junctions with itself", original, diagonal(original.gap_junctions), diagonal(surrogate.gap_junctions)
     )
 
 
@@ -407,7 +424,7 @@ def gap_strength_within(rtol: float) -> Check:
     def check_gap_strength(original: Connectome, surrogate: Connectome) -> str | None:
         if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
             return msg
-        s0, s1 = _gap_between(original).sum(axis=1), _gap_between(surrogate).sum(axis=1)
+        s0, s1 = _gap_sums(original, True), _gap_sums(surrogate, True)
         excess = np.abs(s1 - s0) - rtol * s0 - 1e-9 * max(1.0, float(s0.max(initial=0.0)))
         i = int(np.argmax(excess))
         if excess[i] <= 0:
@@ -443,16 +460,17 @@ def class_index(connectome: Connectome) -> tuple[np.ndarray, tuple[str, ...]]:
 def _class_profiles(c: Connectome, cls: np.ndarray, k: int) -> dict[str, np.ndarray]:
     """Per node and class: out-edges to, in-edges from, gap partners in; and class-by-class sums."""
     onehot = np.eye(k)[cls]  # (n, k)
-    b = c.between
+    src, dst, w = c.edges()
+    b = matrix_from_entries(c.n_regions, src, dst, w, sparse=True)
     out = {
         "out-edges to class": (b != 0) @ onehot,
         "in-edges from class": (b != 0).T @ onehot,
-        "class-to-class weight": onehot.T @ b @ onehot,
+        "class-to-class weight": (b.T @ onehot).T @ onehot,
     }
     if c.gap_junctions is not None:
         g = _gap_between(c)
         out["gap-junction partners in class"] = (g != 0) @ onehot
-        out["class-to-class gap junctions"] = onehot.T @ g @ onehot
+        out["class-to-class gap junctions"] = (g.T @ onehot).T @ onehot
     return out
 
 

@@ -80,14 +80,15 @@ class ConnectomeOptions:
         """
         if self.normalize == "none":
             return 1.0
-        b = connectome.between
-        if not b.any():
+        w = connectome.edges()[2]  # the between-region weights, row-major
+        if w.size == 0:
             raise DataError.at("normalize", f"connectome {connectome.name!r} has no between-region edges to normalise by")
         if self.normalize == "max":
-            return 1.0 / float(b.max())
+            return 1.0 / float(w.max())
         if self.normalize == "mean":
-            return 1.0 / float(b[b > 0].mean())
-        return TVB96_STRENGTH_PER_REGION / (float(b.sum()) / connectome.n_regions)
+            return 1.0 / float(w.mean())
+        total = w.sum() if connectome.is_sparse else connectome.between.sum()  # a dense sum, as it always was
+        return TVB96_STRENGTH_PER_REGION / (float(total) / connectome.n_regions)
 
     def apply(self, connectome: Connectome) -> Connectome:
         """``connectome`` with its missing lengths filled (``distances``) and its weights normalised."""

@@ -902,7 +902,8 @@ def _figures(data: ReportInput, out: Path) -> list[Block]:
             blocks.append(image(connectome_figure(data.connectomes), "connectomes", "connectome and surrogates"))
             blocks += null_distance_blocks(data.connectomes)
         else:
-            blocks.append(("p", "connectomes.npz is missing from this directory; no connectome panel."))
+            blocks.append(("p", "connectomes.npz is missing from this directory (a study of a sparse connectome writes none: "
+                                "its weight matrices are too large to draw); no connectome panel."))
     return blocks
 
 

@@ -362,7 +362,7 @@ def run_study(
             for m in messages:
                 progress.say(m)
             _record_provenance(store, environment_provenance(plan, registry, chosen, tuple(sets)), progress)
-            if not (out / CONNECTOMES_NAME).is_file():
+            if not (out / CONNECTOMES_NAME).is_file() and not plan.connectome.is_sparse:  # a sparse one is too large to draw
                 from encephagen.report import save_connectomes
 
                 write_atomic(out / CONNECTOMES_NAME, save_connectomes(draw_connectome_panel(plan)))

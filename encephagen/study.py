@@ -248,17 +248,21 @@ def plan_for(study: Study, digest: str = "") -> Plan:
 
 
 def check_wiring(study: Study, connectomes: dict[str, Connectome]) -> None:
-    """A cellular brain (``brain.cellular``) needs a neuron-level connectome; refused here, not in every replicate."""
+    """A cellular brain (``brain.cellular``) needs a neuron-level connectome, and a sparse connectome a cellular
+    brain; refused here, not in every replicate."""
     from encephagen.engine import Cellular
+    from encephagen.engine.build import check_storage
 
     for cell in study.cells:
-        micro = cell.study.brain.microcircuit
-        if isinstance(micro, Cellular):
-            try:
-                micro.check(connectomes[cell.key])
-            except EncephagenError as exc:
-                own = cell.study.brain == study.brain and cell.study.connectome == study.connectome
-                raise (exc if own else type(exc)(*[(f, f"{m} (cell {cell.key})") for f, m in exc.problems])) from None
+        micro, conn = cell.study.brain.microcircuit, connectomes[cell.key]
+        try:
+            if isinstance(micro, Cellular):
+                micro.check(conn)
+            else:
+                check_storage(conn, micro)
+        except EncephagenError as exc:
+            own = cell.study.brain == study.brain and cell.study.connectome == study.connectome
+            raise (exc if own else type(exc)(*[(f, f"{m} (cell {cell.key})") for f, m in exc.problems])) from None
 
 
 def check_rules(study: Study, connectomes: dict[str, Connectome]) -> None:

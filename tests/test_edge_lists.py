@@ -224,12 +224,13 @@ def test_an_edge_list_whose_dense_matrices_would_not_fit_is_refused_before_alloc
     assert src.load().n_regions == n
 
 
-def test_a_flywire_scale_list_is_refused_with_the_size_it_would_need(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_flywire_scale_list_held_dense_is_refused_with_the_size_it_would_need_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     _free(monkeypatch, 64 * 2**30)
     with pytest.raises(DataError) as e:
         common.check_dense(139_255, 1, "'flywire.csv'", "path")
     msg = str(e.value)  # 139,255**2 * 8 bytes = 144.5 GiB (155 GB), twice that while built
     assert "(139,255, 139,255) float64 weight matrix" in msg and "144.5 GiB" in msg and "289.0 GiB" in msg and "64.0 GiB available" in msg
+    assert "storage: sparse" in msg
 
 
 # -- through the command line ---------------------------------------------------------------

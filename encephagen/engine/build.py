@@ -387,6 +387,16 @@ def _check_batch(connectomes: Sequence[Connectome]) -> None:
             raise DataError.at(f"connectomes[{i}].groups", "differ from brain 0's; a batch needs the same region groups")
 
 
+def check_storage(connectome: Connectome, micro: Microcircuit | Cellular) -> None:
+    """Refuse a sparse connectome under a microcircuit: only a cellular brain wires one (one neuron per node)."""
+    if connectome.is_sparse and not isinstance(micro, Cellular):
+        raise ConfigError.at(
+            "brain.cellular",
+            f"connectome {connectome.name!r} is stored sparse ({connectome.n_regions:,} neurons), which only a cellular brain "
+            "wires (one neuron per node); add brain: {cellular: {}} or give a dense connectome",
+        )
+
+
 def estimate_bytes(
     connectome: Connectome, micro: Microcircuit, n_brains: int = 1, delays: bool = False, static_index: bool = False
 ) -> dict[str, int]:
@@ -395,7 +405,9 @@ def estimate_bytes(
     :param static_index: include the fixed-shape propagation table (used on CUDA).
 
     :returns: ``{"host": bytes of numpy scratch while drawing, "device": bytes of tensors}``.
+    :raises ConfigError: at ``brain.cellular`` for a sparse connectome under a microcircuit.
     """
+    check_storage(connectome, micro)
     internal, between = micro.expected_synapses(connectome)
     e = (internal + between) * 1.05 + 64  # a few sigma above the mean
     n = connectome.n_regions * micro.neurons_per_region
@@ -473,9 +485,14 @@ def build_batch(
     gap = None
     if cellular:
         exc = np.concatenate([micro.signs(c) > 0 for c in connectomes])
-        blocks = [micro.gap_coupling(c) for c in connectomes]
-        if any(b is not None for b in blocks):
-            gap = GapJunctions.from_blocks([np.zeros((n, n)) if b is None else b for b in blocks], dev)
+        pairs = []
+        for b, c in enumerate(connectomes):
+            coupled = micro.gap_coupling(c)
+            if coupled is not None:
+                pairs.append((coupled[0] + b * n, coupled[1] + b * n, coupled[2]))
+        if pairs:
+            i, j, coupling = (np.concatenate(x) for x in zip(*pairs))
+            gap = GapJunctions.from_pairs(n_total, i, j, coupling, device=dev)
     else:
         exc = (np.arange(n_total) % micro.neurons_per_region) < micro.n_exc
     delay = None

@@ -89,18 +89,24 @@ class Cellular:
         s[s == 0] = _SIGN[self.unknown_sign]
         return s
 
-    def weights(self, connectome: Connectome) -> np.ndarray:
-        """``(n, n)`` float64 synaptic weight in mV (rows = presynaptic, 0 on the diagonal)."""
-        return connectome.between * self.mv_per_synapse * self.signs(connectome)[:, None]
+    def edges(self, connectome: Connectome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pre, post, weight)`` of every synapse, row-major: int64, int64, float64 mV (autapses left out)."""
+        pre, post, n = connectome.edges()
+        return pre, post, n * self.mv_per_synapse * self.signs(connectome)[pre]
 
-    def gap_coupling(self, connectome: Connectome) -> np.ndarray | None:
-        """``(n, n)`` gap-junction coupling ``g_gap * n_ij`` (diagonal 0), or ``None`` when there is none."""
-        g = connectome.gap_junctions
-        if g is None or self.g_gap == 0:
+    def weights(self, connectome: Connectome) -> np.ndarray:
+        """``(n, n)`` float64 synaptic weight in mV (rows = presynaptic, 0 on the diagonal); dense, for small graphs and tests."""
+        w = np.zeros((connectome.n_regions,) * 2)
+        pre, post, mv = self.edges(connectome)
+        w[pre, post] = mv
+        return w
+
+    def gap_coupling(self, connectome: Connectome) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Gap-junction pairs ``(i, j, g_gap * n_ij)``, each once (``i < j``), or ``None`` when there is none."""
+        if connectome.gap_junctions is None or self.g_gap == 0:
             return None
-        c = g * self.g_gap
-        np.fill_diagonal(c, 0.0)
-        return c if c.any() else None
+        i, j, n = connectome.gap_pairs()
+        return (i, j, n * self.g_gap) if i.size else None
 
     def expected_synapses(self, connectome: Connectome) -> tuple[float, float]:
         """``(0, E)``: a cellular brain has no within-node synapses; ``E`` connected ordered pairs (exact, nothing is drawn)."""
@@ -116,20 +122,18 @@ class Cellular:
         ``excitatory`` selects the synapses of neurons wired excitatory;
         ``all`` and ``between`` every synapse (each joins two nodes).
         """
-        w = self.weights(connectome)
-        sel = w != 0
+        pre, _, w = self.edges(connectome)
         if plastic == "excitatory":
-            sel &= (self.signs(connectome) > 0)[:, None]
-        if not sel.any():
+            w = w[self.signs(connectome)[pre] > 0]
+        if w.size == 0:
             return None
-        return float(w[sel].min()), float(w[sel].max())
+        return float(w.min()), float(w.max())
 
     def synapses(self, connectome: Connectome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(pre, post, weight)`` of one brain in CSR order (int64, int64, float32 mV)."""
         self.check(connectome)
-        w = self.weights(connectome)
-        pre, post = np.nonzero(w)  # row-major: by pre, then post
-        return pre.astype(np.int64), post.astype(np.int64), w[pre, post].astype(np.float32)
+        pre, post, w = self.edges(connectome)  # row-major: by pre, then post
+        return pre, post, w.astype(np.float32)
 
 
 def network_from_edges(

@@ -42,8 +42,9 @@ from typing import Any, ClassVar
 
 import attrs
 import numpy as np
+import scipy.sparse as sp
 
-from encephagen.connectome import Connectome
+from encephagen.connectome import Connectome, Matrix, diagonal, matrix_from_entries
 from encephagen.errors import ConfigError, DataError
 from encephagen.invariants import (
     Check,
@@ -85,37 +86,39 @@ def _gap_field() -> Any:
 
 
 def _edge_list(c: Connectome, undirected: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Between-region edges as ``(src, dst, weight)``; an undirected graph lists each pair once (src < dst)."""
-    b = c.between
+    """Between-region edges as ``(src, dst, weight)``, row-major; an undirected graph lists each pair once (src < dst)."""
+    src, dst, wt = c.edges()
     if undirected:
-        b = np.triu(b, 1)
-    src, dst = np.nonzero(b)
-    return src.astype(np.int64), dst.astype(np.int64), b[src, dst].copy()
+        up = src < dst
+        src, dst, wt = src[up], dst[up], wt[up]
+    return src, dst, wt.copy()
 
 
-def _assemble(c: Connectome, src: np.ndarray, dst: np.ndarray, wt: np.ndarray, undirected: bool) -> np.ndarray:
+def _with_diagonal(n: int, diagonal: np.ndarray, edges: Edges, undirected: bool, sparse: bool) -> Matrix:
+    """An ``(n, n)`` matrix (dense, or sparse like its connectome) with this diagonal and these off-diagonal entries."""
+    src, dst, wt = edges
+    loops = np.flatnonzero(diagonal)
+    rows, cols, vals = [loops, src], [loops, dst], [diagonal[loops], wt]
+    if undirected:
+        rows, cols, vals = [*rows, dst], [*cols, src], [*vals, wt]
+    return matrix_from_entries(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), sparse)
+
+
+def _assemble(c: Connectome, src: np.ndarray, dst: np.ndarray, wt: np.ndarray, undirected: bool) -> Matrix:
     """A weight matrix with the original diagonal and these between-region edges."""
-    w = np.diag(np.diag(c.weights)).astype(np.float64)
-    w[src, dst] = wt
-    if undirected:
-        w[dst, src] = wt
-    return w
+    return _with_diagonal(c.n_regions, c.self_loops(), (src, dst, wt), undirected, c.is_sparse)
 
 
 def _gap_edges(c: Connectome) -> Edges:
     """The gap-junction pairs of distinct neurons as ``(i, j, count)`` with ``i < j``."""
-    g = np.triu(c.gap_junctions, 1)  # type: ignore[arg-type]
-    i, j = np.nonzero(g)
-    return i.astype(np.int64), j.astype(np.int64), g[i, j].copy()
+    i, j, cnt = c.gap_pairs()
+    return i, j, cnt.copy()
 
 
-def _gap_assemble(c: Connectome, edges: Edges) -> np.ndarray:
+def _gap_assemble(c: Connectome, edges: Edges) -> Matrix:
     """A symmetric gap-junction matrix with the original diagonal and these pairs."""
-    i, j, cnt = edges
-    g = np.diag(np.diag(c.gap_junctions)).astype(np.float64)  # type: ignore[arg-type]
-    g[i, j] = cnt
-    g[j, i] = cnt
-    return g
+    g = c.gap_junctions
+    return _with_diagonal(c.n_regions, diagonal(g), edges, True, sp.issparse(g))
 
 
 def _surrogate(
@@ -152,6 +155,11 @@ def _undirected(c: Connectome, variant: str = "auto") -> bool:
     return c.is_symmetric
 
 
+#: Up to this many cells an adjacency or a key table is a dense array; beyond it (a graph of more than
+#: 8,192 nodes), sorted keys, whose memory grows with the edges instead of the square of the nodes.
+DENSE_CELLS = 1 << 26
+
+
 def _blocked(keys: np.ndarray, active: np.ndarray, n_keys: int) -> np.ndarray:
     """``(m,)`` bool: row ``r`` of ``keys`` shares a key with an earlier ``active`` row.
 
@@ -160,9 +168,79 @@ def _blocked(keys: np.ndarray, active: np.ndarray, n_keys: int) -> np.ndarray:
     """
     m, k = keys.shape
     rows = np.repeat(np.arange(m), k)
-    first = np.full(n_keys, m)
-    np.minimum.at(first, keys[active].ravel(), rows.reshape(m, k)[active].ravel())
-    return (first[keys] < np.arange(m)[:, None]).any(axis=1)
+    if n_keys <= DENSE_CELLS:
+        first = np.full(n_keys, m)
+        np.minimum.at(first, keys[active].ravel(), rows.reshape(m, k)[active].ravel())
+        return (first[keys] < np.arange(m)[:, None]).any(axis=1)
+    flat = keys.ravel()
+    claimed = active[rows]
+    ck, cr = flat[claimed], rows[claimed]
+    if ck.size == 0:
+        return np.zeros(m, dtype=bool)
+    if n_keys < np.iinfo(np.int64).max // m:  # by key, then row, as one int64 (a plain sort: much faster)
+        both = np.sort(ck * m + cr)
+        ck, cr = both // m, both % m
+    else:
+        order = np.lexsort((cr, ck))
+        ck, cr = ck[order], cr[order]
+    head = np.concatenate([[True], ck[1:] != ck[:-1]])  # each key's earliest claiming row
+    uk, first_row = ck[head], cr[head]
+    at = np.minimum(_positions(uk, flat), uk.size - 1)
+    earliest = np.where(uk[at] == flat, first_row[at], m)
+    return (earliest < rows).reshape(m, k).any(axis=1)
+
+
+def _positions(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, queries)``, with the queries sorted first: on tables of millions, ten times faster."""
+    order = np.argsort(queries)
+    out = np.empty(queries.size, dtype=np.int64)
+    out[order] = np.searchsorted(table, queries[order])
+    return out
+
+
+class _Adjacency:
+    """Which ordered pairs of ``n`` nodes are connected; a dense table, or sorted keys past :data:`DENSE_CELLS`.
+
+    Both forms answer the same, so a rewiring draws the same surrogate with either.
+    """
+
+    def __init__(self, n: int, src: np.ndarray, dst: np.ndarray, undirected: bool) -> None:
+        self.n, self.undirected = n, undirected
+        self.table: np.ndarray | None = None
+        if n * n <= DENSE_CELLS:
+            self.table = np.zeros((n, n), dtype=bool)
+            self.table[src, dst] = True
+            if undirected:
+                self.table[dst, src] = True
+            return
+        keys = [src * n + dst, dst * n + src] if undirected else [src * n + dst]
+        self.keys = np.sort(np.concatenate(keys))  # distinct: an edge list has each (ordered) pair once
+
+    def has(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """bool: whether ``a[k] -> b[k]`` is connected."""
+        if self.table is not None:
+            return self.table[a, b]
+        q = a * self.n + b
+        if self.keys.size == 0:
+            return np.zeros(q.shape, dtype=bool)
+        at = np.minimum(_positions(self.keys, q), self.keys.size - 1)
+        return self.keys[at] == q
+
+    def swap(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+        """Edges ``(a, b), (c, d)`` become ``(a, d), (c, b)`` (both directions when undirected); the swaps share no pair."""
+        gone, new = [(a, b), (c, d)], [(a, d), (c, b)]
+        if self.undirected:
+            gone, new = [*gone, (b, a), (d, c)], [*new, (d, a), (b, c)]
+        if self.table is not None:
+            for x, y in gone:
+                self.table[x, y] = False
+            for x, y in new:
+                self.table[x, y] = True
+            return
+        n = self.n
+        drop = _positions(self.keys, np.concatenate([x * n + y for x, y in gone]))
+        kept = np.delete(self.keys, drop)
+        self.keys = np.sort(np.concatenate([kept, *(x * n + y for x, y in new)]))
 
 
 def _distinct_pairs(rng: np.random.Generator, m: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,10 +286,7 @@ def rewire(
     m = src.size
     if m < 2 or attempts <= 0:
         return 0
-    adj = np.zeros((n, n), dtype=bool)
-    adj[src, dst] = True
-    if undirected:
-        adj[dst, src] = True
+    adj = _Adjacency(n, src, dst, undirected)
     batch = max(1, m // 4)
     done = applied = 0
     pi = pj = np.empty(0, dtype=np.int64)
@@ -224,7 +299,7 @@ def rewire(
         if undirected:
             flip = np.concatenate([pflip, rng.random(fi.size) < 0.5])
             c, d = np.where(flip, d, c), np.where(flip, c, d)
-        ok = (a != d) & (c != b) & ~adj[a, d] & ~adj[c, b]
+        ok = (a != d) & (c != b) & ~adj.has(a, d) & ~adj.has(c, b)
         if allowed is not None:
             ok &= allowed(a, b, c, d)
         ends = (np.stack([a, c, a, c], axis=1), np.stack([b, d, d, b], axis=1))
@@ -237,11 +312,7 @@ def rewire(
         done += int((~wait).sum())
         go = ok & ~wait
         a, b, c, d, i, j = a[go], b[go], c[go], d[go], i[go], j[go]
-        adj[a, b] = adj[c, d] = False
-        adj[a, d] = adj[c, b] = True
-        if undirected:
-            adj[b, a] = adj[d, c] = False
-            adj[d, a] = adj[b, c] = True
+        adj.swap(a, b, c, d)
         src[i], dst[i] = a, d
         src[j], dst[j] = c, b
         applied += a.size
@@ -314,10 +385,11 @@ class DegreePreserving:
 
 def _uniform(n: int, wt: np.ndarray, undirected: bool, rng: np.random.Generator) -> Edges:
     """``wt.size`` edges on distinct pairs drawn uniformly without replacement, carrying ``wt`` in random order."""
-    if undirected:
-        iu, ju = np.triu_indices(n, 1)
-        pick = rng.choice(iu.size, size=wt.size, replace=False)
-        src, dst = iu[pick], ju[pick]
+    if undirected:  # pair k of the row-major upper triangle (np.triu_indices order), without forming it
+        pick = rng.choice(n * (n - 1) // 2, size=wt.size, replace=False)
+        starts = np.concatenate([[0], np.cumsum(np.arange(n - 1, 0, -1))])  # first pair of each row
+        src = np.searchsorted(starts, pick, side="right") - 1
+        dst = pick - starts[src] + src + 1
     else:
         cell = rng.choice(n * (n - 1), size=wt.size, replace=False)
         src = cell // (n - 1)
@@ -446,10 +518,7 @@ def anneal_strengths(
     worst = float(np.abs(err).max(initial=0.0))
     if m < 2:
         return worst, 0
-    adj = np.zeros((n, n), dtype=bool)
-    adj[src, dst] = True
-    if undirected:
-        adj[dst, src] = True
+    adj = _Adjacency(n, src, dst, undirected)
     batch = max(1, min(m, size))
     earlier = np.tril(np.ones((4, 4), dtype=bool), -1)
     t0: float | None = None
@@ -468,7 +537,7 @@ def anneal_strengths(
         nodes = np.stack([a, b + off, c, d + off], axis=1)
         moved = np.where(swap, 0.0, delta)
         step = np.stack([moved, delta, -moved, -delta], axis=1)
-        can_swap = (a != d) & (c != b) & ~adj[a, d] & ~adj[c, b]
+        can_swap = (a != d) & (c != b) & ~adj.has(a, d) & ~adj.has(c, b)
         valid = np.where(swap, can_swap, delta != 0)
         same = nodes[:, :, None] == nodes[:, None, :]
         total = (same * step[:, None, :]).sum(axis=2)
@@ -497,11 +566,7 @@ def anneal_strengths(
         wt[e[x]], wt[f[x]] = wt[f[x]], wt[e[x]]
         r = go & swap
         a, b, c, d, e, f = a[r], b[r], c[r], d[r], e[r], f[r]
-        adj[a, b] = adj[c, d] = False
-        adj[a, d] = adj[c, b] = True
-        if undirected:
-            adj[b, a] = adj[d, c] = False
-            adj[d, a] = adj[b, c] = True
+        adj.swap(a, b, c, d)
         src[e], dst[e] = a, d
         src[f], dst[f] = c, b
     return worst, done

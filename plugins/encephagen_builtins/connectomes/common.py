@@ -124,5 +124,5 @@ def check_dense(n: int, matrices: int, what: str, field: str) -> None:
             field,
             f"{what}: the dense ({n:,}, {n:,}) float64 {what_held} a connectome holds for {n:,} neurons take {format_bytes(held)} "
             f"(n*n*8 bytes each), {format_bytes(need)} while built (two copies), more than the {format_bytes(free)} available; "
-            "a study through a connectome is limited by its dense matrices, not by the engine (see docs/performance.md)",
+            "hold it sparse instead (storage: sparse, what a list of more than 4,096 neurons gets by default; see docs/performance.md)",
         )

@@ -23,9 +23,11 @@ The format (``docs/celegans.md``, "A neuron-level connectome of your own"):
 Labels: every name seen in either file, sorted (as numbers when every name
 is an integer id, else as text), so that the same edges in any row order
 give the same connectome. The :class:`~encephagen.connectome.Connectome`
-holds dense ``(n, n)`` float64 matrices: the neurons are counted first and
-a list whose matrices would not fit in the memory available is refused
-before any is allocated (:func:`~encephagen_builtins.connectomes.common.check_dense`).
+holds dense ``(n, n)`` float64 matrices up to :data:`DENSE_MAX_NEURONS`
+neurons (the neurons are counted first and a dense list whose matrices would
+not fit in the memory available is refused before any is allocated,
+:func:`~encephagen_builtins.connectomes.common.check_dense`) and sparse
+matrices above it (``storage: sparse`` or ``dense`` chooses).
 """
 
 from __future__ import annotations
@@ -38,10 +40,17 @@ from typing import Any
 
 import attrs
 import numpy as np
+import scipy.sparse as sp
 
 from encephagen.connectome import Connectome
 from encephagen_builtins.connectomes.common import build, check_dense, field_error, sha256_of
 from encephagen_builtins.connectomes.groups import resolve_groups
+
+#: How an edge list's connectome holds its matrices (the ``file`` source's ``storage``).
+EDGE_STORAGE = ("auto", "dense", "sparse")
+
+#: Up to this many neurons ``storage: auto`` holds an edge list dense (128 MiB per matrix), sparse above.
+DENSE_MAX_NEURONS = 4096
 
 #: Rows converted at a time (the file is streamed; memory grows by about 25 bytes per row).
 CHUNK_ROWS = 1 << 16
@@ -301,7 +310,17 @@ def _neuron_signs(pre: np.ndarray, sign: np.ndarray, labels: Sequence[str], wher
     return out
 
 
-def _gap_matrix(g: _Rows, n: int, labels: Sequence[str], p: Path) -> np.ndarray:
+def _matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int, sparse: bool) -> Any:
+    """``(n, n)`` float64 with ``values`` summed at ``(rows, cols)``: dense, or a ``csr_array`` without stored zeros."""
+    if not sparse:
+        return np.bincount(rows * n + cols, weights=values, minlength=n * n).reshape(n, n)
+    m = sp.csr_array((values.astype(np.float64), (rows, cols)), shape=(n, n))
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    return m
+
+
+def _gap_matrix(g: _Rows, n: int, labels: Sequence[str], p: Path, sparse: bool) -> Any:
     """``(n, n)`` symmetric gap-junction counts; a pair listed both ways is refused."""
     fwd, bwd = g.a < g.b, g.a > g.b
     both = np.intersect1d(g.a[fwd] * n + g.b[fwd], g.b[bwd] * n + g.a[bwd])
@@ -314,36 +333,41 @@ def _gap_matrix(g: _Rows, n: int, labels: Sequence[str], p: Path) -> np.ndarray:
             "a gap junction has no direction: list each pair once (rows of one pair are summed)"
         )
     off = g.a != g.b
-    idx = np.concatenate([g.a * n + g.b, g.b[off] * n + g.a[off]])
-    return np.bincount(idx, weights=np.concatenate([g.value, g.value[off]]), minlength=n * n).reshape(n, n)
+    rows, cols = np.concatenate([g.a, g.b[off]]), np.concatenate([g.b, g.a[off]])
+    return _matrix(rows, cols, np.concatenate([g.value, g.value[off]]), n, sparse)
 
 
 def _count(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,.6g}"
 
 
-def read_edge_list(p: Path, gap: Path | None, groups: Mapping[str, Sequence[str]]) -> Connectome:
+def read_edge_list(p: Path, gap: Path | None, groups: Mapping[str, Sequence[str]], sparse: bool | None = None) -> Connectome:
     """A neuron-level Connectome from the edge list ``p`` (and the gap-junction list ``gap``); see the module docstring.
 
     :param groups: the study's groups, name -> neuron labels or label substrings.
+    :param sparse: hold the matrices sparse; ``None``: when there are more than :data:`DENSE_MAX_NEURONS` neurons.
     """
     ids = _Ids()
     chem = _read_rows(p, _CHEMICAL, ("sign",), ids, "path")
     gj = None if gap is None else _read_rows(gap, _GAP, (), ids, "gap_junctions")
     n = len(ids.names)
-    check_dense(n, 1 if gj is None else 2, f"'{p.name}'", "path")
+    sparse = n > DENSE_MAX_NEURONS if sparse is None else sparse
+    if not sparse:
+        check_dense(n, 1 if gj is None else 2, f"'{p.name}'", "path")
     labels, rank = _sorted_labels(list(ids.names))
     pre, post = rank[chem.a], rank[chem.b]
     signs = None if chem.sign is None else _neuron_signs(pre, chem.sign, labels, chem.where, p)
-    weights = np.bincount(pre * n + post, weights=chem.value, minlength=n * n).reshape(n, n)
+    weights = _matrix(pre, post, chem.value, n, sparse)
     gap_junctions = None
     if gj is not None:
         gj = attrs.evolve(gj, a=rank[gj.a], b=rank[gj.b])
-        gap_junctions = _gap_matrix(gj, n, labels, gap)
-    autapses = int(np.count_nonzero(np.diag(weights)))
+        gap_junctions = _gap_matrix(gj, n, labels, gap, sparse)
+    autapses = int(np.count_nonzero(weights.diagonal() if sparse else np.diag(weights)))
+    connections = weights.nnz if sparse else int(np.count_nonzero(weights))
     provenance = (
         f"edge list '{p}' (sha256 {sha256_of(p)[:16]}): {chem.n_rows:,} rows read, {n:,} neurons, "
-        f"{_count(chem.value.sum())} synapses summed into {int(np.count_nonzero(weights)):,} connections"
+        f"{_count(chem.value.sum())} synapses summed into {connections:,} connections"
+        + (", held sparse" if sparse else "")
         + (f" ({autapses:,} of a neuron onto itself, kept on the diagonal)" if autapses else "")
     )
     if gj is not None and gap is not None:

@@ -18,7 +18,7 @@ from encephagen_builtins.connectomes.archive import parse_centres, read_tvb_zip
 from encephagen_builtins.connectomes.common import (
     build, check_matrix, check_size, default_labels, field_error, path_str, sha256_of, unmeasured_as_missing,
 )
-from encephagen_builtins.connectomes.edges import looks_like_edges, read_edge_list
+from encephagen_builtins.connectomes.edges import EDGE_STORAGE, looks_like_edges, read_edge_list
 from encephagen_builtins.connectomes.groups import REFERENCE_GROUPS, anatomy_groups, group_spec, resolve_groups
 
 
@@ -200,6 +200,7 @@ class FileConnectome:
     :ivar orientation: ``rows=sources`` or ``rows=targets`` (transposed on load).
     :ivar groups: extra or overriding region groups: name -> region labels (whole label) or label substrings.
     :ivar gap_junctions: with an edge list: a list of gap junctions (CSV or Parquet, columns a, b, count; each pair once, in either direction).
+    :ivar storage: with an edge list: ``auto`` (dense up to 4,096 neurons, sparse above), ``dense`` or ``sparse``. Both give the same wiring and the same results; sparse holds only the connections (what a FlyWire-scale list needs), dense is faster on small graphs.
     """
 
     name: ClassVar[str] = "file"
@@ -214,6 +215,7 @@ class FileConnectome:
     orientation: str = attrs.field(default="rows=sources", validator=v.in_(("rows=sources", "rows=targets")))
     groups: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=group_spec)
     gap_junctions: str | None = attrs.field(default=None, converter=path_str, validator=ev.optional(ev.file_path))
+    storage: str = attrs.field(default="auto", validator=v.in_(EDGE_STORAGE))
 
     def load(self) -> Connectome:
         """Read and check the files; every problem is a DataError naming its parameter."""
@@ -223,6 +225,8 @@ class FileConnectome:
             return self._load_edges(p)
         if self.gap_junctions is not None:
             raise field_error("gap_junctions", f"come with an edge list (format: edges); '{p.name}' is a {fmt} matrix file")
+        if self.storage != "auto":
+            raise field_error("storage", f"applies to an edge list (format: edges); '{p.name}' is a {fmt} matrix file, held dense; remove storage")
         labels: tuple[str, ...] | None = None
         positions = tract = cortical = None
         hemispheres = None
@@ -287,7 +291,7 @@ class FileConnectome:
         if self.orientation != "rows=sources":
             raise field_error("orientation", f"does not apply to an edge list ('{p.name}'): its rows say pre and post; remove orientation")
         gap = None if self.gap_junctions is None else _existing(self.gap_junctions, "gap_junctions")
-        return read_edge_list(p, gap, self.groups)
+        return read_edge_list(p, gap, self.groups, {"auto": None, "dense": False, "sparse": True}[self.storage])
 
     @staticmethod
     def _read_npz(p: Path) -> tuple[np.ndarray, tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
