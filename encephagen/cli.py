@@ -19,12 +19,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from encephagen import __version__
 from encephagen.errors import EncephagenError
 from encephagen.interfaces import KINDS
+
+if TYPE_CHECKING:
+    from encephagen.study import Plan
 
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
@@ -33,6 +37,17 @@ EXIT_BROKEN_PLUGINS = 4
 
 
 _WARNED = False
+
+
+def _wiring(plan: "Plan") -> str:
+    """``tvb:connectivity_96 (96 regions)``, or every connectome the cells use when a factor or condition changes it."""
+    used = {c.name: c for c in plan.connectomes.values()}
+    if len(used) == 1:
+        c = plan.connectome
+        return f"{c.name} ({c.n_regions} {c.resolution})"
+    sizes = sorted({c.n_regions for c in used.values()})
+    span = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+    return f"{len(used)} connectomes ({', '.join(used)}; {span} {plan.connectome.resolution})"
 
 
 def _registry(warn: bool = True):  # imported lazily so `--help` stays instant
@@ -70,10 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for line in exc.lines():
                 print(f"error: {where}{line}", file=sys.stderr)
             continue
-        print(
-            f"{path}: valid. {len(study.conditions)} conditions x {study.replicates} replicates, "
-            f"{len(study.protocol)} tasks on {plan.connectome.name} ({plan.connectome.n_regions} {plan.connectome.resolution})"
-        )
+        print(f"{path}: valid. {len(study.conditions)} conditions x {study.replicates} replicates, {len(study.protocol)} tasks on {_wiring(plan)}")
         for line in describe(plan):
             print(f"  {line}")
     return EXIT_BAD_INPUT if bad else 0

@@ -337,3 +337,10 @@ def test_the_developmental_study_wires_each_stage_from_its_own_animal(tmp_path: 
     assert {r["factor"] for r in inter} == {"stage"} and {r["metric"] for r in inter} >= {"cond_gain", "rate_hz"}
     report = (tmp_path / "out" / "report.md").read_text()
     assert "celegans:witvliet2021_1" in report and "celegans:witvliet2021_8" in report
+
+
+@needs_cect
+def test_validate_names_every_connectome_a_factor_brings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(DEVELOPMENT_STUDY)]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "2 tasks on 8 connectomes (celegans:witvliet2021_1, celegans:witvliet2021_2," in head and "; 161-181 neurons)" in head

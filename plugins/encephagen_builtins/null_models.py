@@ -33,6 +33,12 @@ after the chemical wiring, so a connectome without gap junctions (or
 ``keep``) gives exactly the chemical surrogate it gave before the parameter
 existed. The diagonal (junctions of a neuron with itself) stays in place,
 and the history step says what happened to the gap junctions.
+
+Scale. A surrogate is held as its connectome is (dense, or sparse for a
+large neuron-level graph). On graphs of more than 8,192 nodes
+(:data:`DENSE_CELLS`) the adjacency and the batch conflict search use sorted
+int64 keys instead of ``(n, n)`` tables; they answer the same, so the
+surrogates are the same (``tests/test_sparse.py``).
 """
 
 from __future__ import annotations
