@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,15 +114,11 @@ def flywire_scale(synapses: int, device: str) -> tuple[Any, float, dict[str, Any
 
 
 def _rss_mb() -> float:
-    """Resident memory now (MB), from /proc (Linux), or the peak where /proc is missing."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Resident memory now (MB), from /proc/self/status (Linux); elsewhere the peak so far."""
+    status = Path("/proc/self/status")
+    now = [int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:")] if status.is_file() else []
+    kb = now[0] if now else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / 1024, 1)
 
 
 def run_case(case: str, steps: int, warmup: int, device: str, synapses: int = 50_000_000) -> dict[str, Any] | None:

@@ -176,13 +176,19 @@ def check_n_edges(original: Connectome, surrogate: Connectome) -> str | None:
 
 def check_weights_multiset(original: Connectome, surrogate: Connectome) -> str | None:
     """The between-region non-zero weights are the same multiset (exactly)."""
-    a, b = (np.sort(c.edges()[2]) for c in (original, surrogate))
+    return _same_multiset(original.edges()[2], surrogate.edges()[2], "non-zero between-region weights", "between-region weights")
+
+
+def _same_multiset(original: np.ndarray, surrogate: np.ndarray, counted: str, ranked: str) -> str | None:
+    """``None`` when the two value lists are the same multiset, else what differs (``counted``: what the sizes
+    count, ``ranked``: what the sorted values are)."""
+    a, b = np.sort(original), np.sort(surrogate)
     if a.shape != b.shape:
-        return f"{b.size} non-zero between-region weights, expected {a.size}"
+        return f"{b.size} {counted}, expected {a.size}"
     bad = np.flatnonzero(a != b)
     if bad.size:
         i = int(bad[0])
-        return f"sorted between-region weights differ at rank {i}: {b[i]} instead of {a[i]} ({bad.size} ranks differ)"
+        return f"sorted {ranked} differ at rank {i}: {b[i]:g} instead of {a[i]:g} ({bad.size} ranks differ)"
     return None
 
 
@@ -376,14 +382,8 @@ def check_gap_multiset(original: Connectome, surrogate: Connectome) -> str | Non
     """The junction counts of the connected pairs of distinct neurons are the same multiset (exactly)."""
     if (msg := _gap_presence(original, surrogate)) is not None or original.gap_junctions is None:
         return msg
-    a, b = (np.sort(c.gap_pairs()[2]) for c in (original, surrogate))
-    if a.shape != b.shape:
-        return f"{b.size} pairs of neurons joined by gap junctions, expected {a.size}"
-    bad = np.flatnonzero(a != b)
-    if bad.size:
-        i = int(bad[0])
-        return f"sorted gap-junction counts per pair differ at rank {i}: {b[i]:g} instead of {a[i]:g} ({bad.size} ranks differ)"
-    return None
+    return _same_multiset(original.gap_pairs()[2], surrogate.gap_pairs()[2], "pairs of neurons joined by gap junctions",
+                          "gap-junction counts per pair")
 
 
 def check_gap_topology(original: Connectome, surrogate: Connectome) -> str | None:

@@ -22,6 +22,11 @@ from encephagen.connectome import Connectome, centre_distances
 from encephagen.interfaces import KINDS
 
 
+def _example(w: np.ndarray, pos: np.ndarray, **fields: object) -> Connectome:
+    """A test graph with weights ``w`` and centres ``pos`` (mm), whose tract lengths are the centres' distances."""
+    return Connectome(weights=w, positions=pos, tract_lengths=centre_distances(pos), **fields)  # type: ignore[arg-type]
+
+
 def _example_connectomes() -> list[Connectome]:
     """Test graphs with self-loops, positions, tract lengths and cell classes (4 classes of 3 nodes).
 
@@ -39,17 +44,10 @@ def _example_connectomes() -> list[Connectome]:
             w = np.triu(w, 1) + np.triu(w, 1).T
         np.fill_diagonal(w, (rng.random(n) < 0.5) * 2.0)
         pos = rng.normal(0, 30, size=(n, 3))
-        out.append(
-            Connectome(
-                weights=w,
-                labels=[f"R{i}" for i in range(n)],
-                positions=pos,
-                tract_lengths=centre_distances(pos),
-                groups={"a": (0, 1, 2), "b": (5, 6)},
-                name=f"check:{'symmetric' if sym else 'directed'}",
-                cell_classes=[f"C{i % 4}" for i in range(n)],
-            )
-        )
+        out.append(_example(
+            w, pos, labels=[f"R{i}" for i in range(n)], groups={"a": (0, 1, 2), "b": (5, 6)},
+            name=f"check:{'symmetric' if sym else 'directed'}", cell_classes=[f"C{i % 4}" for i in range(n)],
+        ))
     rng = np.random.default_rng(3)
     n = 16
     w = (rng.integers(1, 6, size=(n, n)) * (rng.random((n, n)) < 0.3)).astype(float)
@@ -57,21 +55,12 @@ def _example_connectomes() -> list[Connectome]:
     g = np.triu(rng.integers(1, 4, size=(n, n)) * (rng.random((n, n)) < 0.25), 1).astype(float)
     g = g + g.T
     g[[0, 5], [0, 5]] = 2.0
-    pos = rng.normal(0, 0.3, size=(n, 3))
-    out.append(
-        Connectome(
-            weights=w,
-            labels=[f"N{i // 2}{'LR'[i % 2]}" for i in range(n)],
-            positions=pos,
-            tract_lengths=centre_distances(pos),
-            groups={"a": (0, 1, 2, 3), "b": (8, 9)},
-            name="check:neurons",
-            resolution="neurons",
-            gap_junctions=g,
-            signs=rng.choice([-1, 0, 1], size=n),
-            cell_classes=[f"N{i // 2}" for i in range(n)],
-        )
-    )
+    pos = rng.normal(0, 0.3, size=(n, 3))  # drawn before the signs
+    out.append(_example(
+        w, pos, labels=[f"N{i // 2}{'LR'[i % 2]}" for i in range(n)], groups={"a": (0, 1, 2, 3), "b": (8, 9)},
+        name="check:neurons", resolution="neurons", gap_junctions=g,
+        signs=rng.choice([-1, 0, 1], size=n), cell_classes=[f"N{i // 2}" for i in range(n)],
+    ))
     return out
 
 

@@ -83,16 +83,19 @@ def _load_text_matrix(p: Path, field: str) -> np.ndarray:
 
 def load_mat(p: Path, key: str | None, field: str, key_field: str) -> np.ndarray:
     import scipy.io
+    from scipy.io.matlab import matfile_version
 
     try:
-        # The variables' declared shapes first, so that a compressed file cannot inflate past the cap.
-        declared = sum(int(np.prod(shape, dtype=np.float64)) * 8 for _, shape, _ in scipy.io.whosmat(p))
-        check_size(declared, f"'{p.name}'", field)
-        contents = scipy.io.loadmat(p)
-    except NotImplementedError:
-        raise field_error(field, f"'{p.name}' is a MATLAB v7.3 (HDF5) file; save it with -v7 or convert it to .npy") from None
+        major = matfile_version(p)[0]  # 2: MATLAB v7.3, HDF5 inside, which scipy.io does not read
+        if major != 2:
+            # The variables' declared shapes first, so that a compressed file cannot inflate past the cap.
+            declared = sum(int(np.prod(shape, dtype=np.float64)) * 8 for _, shape, _ in scipy.io.whosmat(p))
+            check_size(declared, f"'{p.name}'", field)
+            contents = scipy.io.loadmat(p)
     except (ValueError, OSError, TypeError) as e:
         raise field_error(field, f"'{p.name}' is not a readable .mat file ({e})") from None
+    if major == 2:
+        raise field_error(field, f"'{p.name}' is a MATLAB v7.3 (HDF5) file; save it with -v7 or convert it to .npy")
     keys = sorted(k for k in contents if not k.startswith("__"))
     if key is None:
         if len(keys) != 1:
