@@ -15,7 +15,19 @@ from encephagen_builtins.tasks.protocol import RATE, drive, evoked_response, fre
 
 
 @attrs.frozen
-class Conditioning:
+class _Pairings:
+    """What every CS-US pairing protocol has, first among its parameters (each task documents them)."""
+
+    trials: int = attrs.field(default=30, validator=ev.positive_int)
+    cs_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    us_steps: int = attrs.field(default=500, validator=ev.positive_int)
+    gap_steps: int = attrs.field(default=300, validator=ev.non_negative)
+    cs_amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
+    us_amplitude: float = attrs.field(default=20.0, validator=ev.non_negative)
+
+
+@attrs.frozen
+class Conditioning(_Pairings):
     """Classical conditioning: a visual CS paired with an amygdala US, learning attached.
 
     Every ``test_every`` trials, with learning detached, the response of the
@@ -46,12 +58,6 @@ class Conditioning:
     """
 
     name: ClassVar[str] = "conditioning"
-    trials: int = attrs.field(default=30, validator=ev.positive_int)
-    cs_steps: int = attrs.field(default=500, validator=ev.positive_int)
-    us_steps: int = attrs.field(default=500, validator=ev.positive_int)
-    gap_steps: int = attrs.field(default=300, validator=ev.non_negative)
-    cs_amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
-    us_amplitude: float = attrs.field(default=20.0, validator=ev.non_negative)
     cs_regions: dict[str, int] = spec_field({"visual": 4})
     us_regions: dict[str, int] = spec_field({"amygdala": 0})
     response_regions: dict[str, int] = spec_field({"amygdala": 0, "prefrontal": 4})
@@ -114,7 +120,7 @@ class Conditioning:
 
 
 @attrs.frozen
-class Multisensory:
+class Multisensory(_Pairings):
     """Multi-sensory association: auditory + visual CS together, paired with a US.
 
     Trials as in ``conditioning`` with both CS patterns at once. After
@@ -143,12 +149,6 @@ class Multisensory:
     """
 
     name: ClassVar[str] = "multisensory"
-    trials: int = attrs.field(default=30, validator=ev.positive_int)
-    cs_steps: int = attrs.field(default=500, validator=ev.positive_int)
-    us_steps: int = attrs.field(default=500, validator=ev.positive_int)
-    gap_steps: int = attrs.field(default=300, validator=ev.non_negative)
-    cs_amplitude: float = attrs.field(default=12.0, validator=ev.non_negative)
-    us_amplitude: float = attrs.field(default=20.0, validator=ev.non_negative)
     auditory_regions: dict[str, int] = spec_field({"auditory": 0})
     visual_regions: dict[str, int] = spec_field({"visual": 4})
     us_regions: dict[str, int] = spec_field({"amygdala": 0})
